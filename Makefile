@@ -1,0 +1,215 @@
+# V2X-RT: one non-recursive Makefile.  `make help` lists the targets.
+#
+# Sources are found by convention, so adding a module needs no edit here:
+#   rt/*.c trace/*.c firmware/proto/*.c stages/<stage>/*.c   -> build/libv2x.a
+#   stages/<program>/main.c (programs: see PROGRAMS)          -> build/bin/<program>
+#   tests/unit/test_*.c, tests/integration/test_*.c           -> build/tests/<name> (cmocka)
+#   tests/integration/*.sh                                    -> run as they are
+#   tests/fuzz/fuzz_*.c                                       -> build/fuzz/<name> (clang libFuzzer)
+#   perf/bench_*.c                                            -> build/bin/<name>
+# Multi-threaded tests are named test_mt_*: `make tsan` runs those under ThreadSanitizer.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+TRACE    ?= 1
+WERROR   ?= 0
+SANITIZE ?=
+COVERAGE ?= 0
+V        ?= 0
+FUZZ_SECONDS ?= 20
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+FUZZ_CC ?= clang
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROGRAMS := v2xd
+
+PKGS := liburcu liburcu-cds libmosquitto
+ifeq ($(TRACE),1)
+PKGS += lttng-ust
+endif
+
+# Debian packages `make deps` installs: build, test and trace tooling.
+DEB_PKGS := build-essential pkg-config liburcu-dev liblttng-ust-dev lttng-tools babeltrace2 python3-bt2 \
+            libmosquitto-dev mosquitto mosquitto-clients libcmocka-dev clang libclang-rt-14-dev
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
+        -Wpointer-arith -Wundef -Wvla -Wwrite-strings -Wcast-align -Wnull-dereference -Wdouble-promotion \
+        -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -I. -Ifirmware/include -D_GNU_SOURCE -DV2X_TRACE=$(TRACE)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -pthread -fno-strict-aliasing $(WARN)
+LDLIBS   += -pthread -lm -lutil
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ifeq ($(COVERAGE),1)
+CFLAGS  += --coverage -O0
+LDFLAGS += --coverage
+endif
+ifeq ($(TRACE),1)
+LDLIBS += -ldl
+endif
+
+LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c) \
+             $(filter-out $(foreach p,$(PROGRAMS),stages/$(p)/%),$(wildcard stages/*/*.c))
+ifneq ($(TRACE),1)
+LIB_SRCS  := $(filter-out trace/v2x_tp.c,$(LIB_SRCS))
+endif
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libv2x.a
+
+PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
+TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/test_*.c)
+TEST_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
+TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+MT_TESTS  := $(filter $(BUILD)/tests/test_mt_%,$(TEST_BINS))
+BENCH_SRCS := $(wildcard perf/bench_*.c)
+BENCH_BINS := $(patsubst perf/%.c,$(BUILD)/bin/%,$(BENCH_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+DEPFILES := $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+.PHONY: all deps test check tsan bench fuzz install clean help coverage demo tests programs
+.SECONDARY:
+
+all: $(PROG_BINS)
+
+programs: $(PROG_BINS)
+
+help:
+	@echo 'V2X-RT make targets:'
+	@echo '  deps      install the missing Debian packages (apt-get; needs root)'
+	@echo '  all       build the programs into $(BUILD)/bin (default)'
+	@echo '  test      build and run the whole test suite (depends on deps)'
+	@echo '  check     the suite under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan)'
+	@echo '  tsan      the multi-threaded tests (test_mt_*) under ThreadSanitizer (build/tsan)'
+	@echo '  bench     build the benchmarks into $(BUILD)/bin (run them by hand, see perf/README.md)'
+	@echo '  fuzz      build the libFuzzer targets with clang and run each for FUZZ_SECONDS (default 20)'
+	@echo '  coverage  the suite with gcov instrumentation, then a per-file line coverage summary'
+	@echo '  demo      the vehicle pipeline on the built-in simulator (a later issue)'
+	@echo '  install   install programs into $$(DESTDIR)$$(PREFIX)/bin (PREFIX=$(PREFIX))'
+	@echo '  clean     remove build output'
+	@echo 'Variables: V=1 full commands, WERROR=1 warnings are errors, TRACE=0 no LTTng tracepoints,'
+	@echo '           SANITIZE=address,undefined|thread, BUILD=dir, CC=compiler.'
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	echo "deps: installing:" $$missing; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: not root: run as root, or install: apt-get install $$missing" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q || { echo "deps: apt-get update failed" >&2; exit 1; }; \
+	apt-get install -y -q --no-install-recommends $$missing || { echo "deps: apt-get install failed for:" $$missing >&2; exit 1; }
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Each program: every .c in stages/<program>/.
+define program_rule
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard stages/$(1)/*.c)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) $$(CFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(LDLIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
+
+$(BUILD)/bin/bench_%: $(BUILD)/obj/perf/bench_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+tests: $(TEST_BINS) $(PROG_BINS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)BUILD=$(BUILD) tests/run $(TEST_BINS) $(wildcard tests/integration/*.sh)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined CFLAGS='-O1 -g' tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  BUILD=build/asan tests/run $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BINS)) $(wildcard tests/integration/*.sh)
+
+# ThreadSanitizer: LTTng-UST's and liburcu's own threads are not instrumented, so the tsan build has no tracepoints.
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread TRACE=0 CFLAGS='-O1 -g' \
+	  $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
+	$(Q)TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 BUILD=build/tsan \
+	  tests/run $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
+
+bench: $(BENCH_BINS) $(PROG_BINS)
+
+# libFuzzer targets link the library's sources directly (built again with clang and the fuzzer's instrumentation).
+FUZZ_LIB_SRCS := $(filter-out trace/%,$(LIB_SRCS))
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ-CC $@")
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -UV2X_TRACE -DV2X_TRACE=0 $(shell pkg-config --cflags liburcu liburcu-cds) -std=gnu11 -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -o $@ $^ $(shell pkg-config --libs liburcu liburcu-cds) -pthread -lm -lutil
+
+fuzz: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do \
+	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; work=$(BUILD)/fuzz/work-$$name; \
+	  mkdir -p $$work; [ -d $$corpus ] && cp -n $$corpus/* $$work/ 2>/dev/null; \
+	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$name- $$work 2>&1 \
+	    | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Done' || exit 1; \
+	done
+
+coverage:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/cov COVERAGE=1 CFLAGS='-O0 -g' tests
+	$(Q)BUILD=build/cov tests/run $(patsubst $(BUILD)/%,build/cov/%,$(TEST_BINS)) || true
+	$(Q)gcov -n -o build/cov/obj $(LIB_SRCS) 2>/dev/null | grep -A1 "^File '[rst]" | paste - - | \
+	  sed -E "s/File '([^']*)'.*executed:([0-9.]+%) of ([0-9]+)/\2 \3 \1/" | sort -k3
+
+demo:
+	@echo "make demo: the simulator (v2xsim) and the full pipeline come with a later issue." >&2; exit 1
+
+install: $(PROG_BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/v2x-rt
+	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 stages/decode/twizy.dbc $(DESTDIR)$(PREFIX)/share/v2x-rt/
+
+clean:
+	rm -rf build
+
+-include $(DEPFILES)

@@ -1,0 +1,156 @@
+/*
+ * v2x_tp_provider.h - the LTTng-UST tracepoint provider `v2x`: every event of the project.
+ *
+ * Code never includes this file directly: it includes trace/tp.h and writes V2X_TP(event, args...), which compiles to
+ * nothing with TRACE=0.  Conventions for adding an event:
+ *   - name it <area>_<what happened> (can_frame_parsed, snapshot_written), one event per fact;
+ *   - integers for hot-path events (ids, sequence numbers, monotonic ns, lengths); a string only on rare events
+ *     (rejections, errors, stage start/stop), because a string costs a strlen and a copy;
+ *   - carry the record's sequence number and rx_mono_ns where there is one, so the analysis can follow one frame
+ *     through every stage and compute per-hop latency from the event timestamps;
+ *   - add it below, in the section of its stage, and list it in trace/README.md.
+ */
+#undef LTTNG_UST_TRACEPOINT_PROVIDER
+#define LTTNG_UST_TRACEPOINT_PROVIDER v2x
+
+#undef LTTNG_UST_TRACEPOINT_INCLUDE
+#define LTTNG_UST_TRACEPOINT_INCLUDE "trace/v2x_tp_provider.h"
+
+#if !defined(V2X_TP_PROVIDER_H) || defined(LTTNG_UST_TRACEPOINT_HEADER_MULTI_READ)
+#define V2X_TP_PROVIDER_H
+
+#include <lttng/tracepoint.h>
+#include <stdint.h>
+
+/* ---- runtime (rt/) ---- */
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, stage_start,
+	LTTNG_UST_TP_ARGS(const char *, name, int, cpu, int, policy, int, prio),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(name, name)
+		lttng_ust_field_integer(int, cpu, cpu)
+		lttng_ust_field_integer(int, policy, policy)
+		lttng_ust_field_integer(int, prio, prio)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, stage_stop,
+	LTTNG_UST_TP_ARGS(const char *, name, uint64_t, in, uint64_t, out, uint64_t, dropped),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(name, name)
+		lttng_ust_field_integer(uint64_t, in, in)
+		lttng_ust_field_integer(uint64_t, out, out)
+		lttng_ust_field_integer(uint64_t, dropped, dropped)))
+
+/* A push found the ring full: the record was not queued (counted by the producer). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, ring_overflow,
+	LTTNG_UST_TP_ARGS(const char *, ring, uint64_t, dropped_total),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(ring, ring)
+		lttng_ust_field_integer(uint64_t, dropped_total, dropped_total)))
+
+/* ---- can_rx ---- */
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, can_bytes_read,
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint32_t, len, uint64_t, rx_mono_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_integer(uint32_t, len, len)
+		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, can_frame_parsed,
+	LTTNG_UST_TP_ARGS(uint32_t, id, uint64_t, seq, uint64_t, rx_mono_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer_hex(uint32_t, id, id)
+		lttng_ust_field_integer(uint64_t, seq, seq)
+		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, can_frame_rejected,
+	LTTNG_UST_TP_ARGS(uint32_t, link, const char *, reason),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_string(reason, reason)))
+
+/* The serial device went away or came back (state: 0 closed, 1 open). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, link_state,
+	LTTNG_UST_TP_ARGS(uint32_t, link, int, state, int, err),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_integer(int, state, state)
+		lttng_ust_field_integer(int, err, err)))
+
+/* ---- decode ---- */
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, can_signals_decoded,
+	LTTNG_UST_TP_ARGS(uint32_t, id, uint64_t, seq, uint32_t, nvalid, uint32_t, ninvalid),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer_hex(uint32_t, id, id)
+		lttng_ust_field_integer(uint64_t, seq, seq)
+		lttng_ust_field_integer(uint32_t, nvalid, nvalid)
+		lttng_ust_field_integer(uint32_t, ninvalid, ninvalid)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, gps_fix,
+	LTTNG_UST_TP_ARGS(uint64_t, seq, int, valid, int, sats),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, seq, seq)
+		lttng_ust_field_integer(int, valid, valid)
+		lttng_ust_field_integer(int, sats, sats)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, state_published,
+	LTTNG_UST_TP_ARGS(uint64_t, generation, uint64_t, last_seq),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, generation, generation)
+		lttng_ust_field_integer(uint64_t, last_seq, last_seq)))
+
+/* ---- log ---- */
+
+/* A CSV row for this record is in the writer's buffer (receive-to-logged). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, log_row,
+	LTTNG_UST_TP_ARGS(uint64_t, seq, uint64_t, rx_mono_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, seq, seq)
+		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
+
+/* A buffered file was written out (write() returned). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, log_flush,
+	LTTNG_UST_TP_ARGS(const char *, file, uint64_t, bytes, uint64_t, duration_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(file, file)
+		lttng_ust_field_integer(uint64_t, bytes, bytes)
+		lttng_ust_field_integer(uint64_t, duration_ns, duration_ns)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, log_write_error,
+	LTTNG_UST_TP_ARGS(const char *, file, int, err, uint64_t, bytes_pending),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(file, file)
+		lttng_ust_field_integer(int, err, err)
+		lttng_ust_field_integer(uint64_t, bytes_pending, bytes_pending)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, log_rotated,
+	LTTNG_UST_TP_ARGS(const char *, file),
+	LTTNG_UST_TP_FIELDS(lttng_ust_field_string(file, file)))
+
+/* ---- snapshot path ---- */
+
+/* The logging stage copied its latest-N window and handed it to the snapshot writer. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, snapshot_handoff,
+	LTTNG_UST_TP_ARGS(uint32_t, kind, uint32_t, rows, uint64_t, copy_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, kind, kind)
+		lttng_ust_field_integer(uint32_t, rows, rows)
+		lttng_ust_field_integer(uint64_t, copy_ns, copy_ns)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, snapshot_written,
+	LTTNG_UST_TP_ARGS(uint32_t, kind, uint64_t, bytes, uint64_t, duration_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, kind, kind)
+		lttng_ust_field_integer(uint64_t, bytes, bytes)
+		lttng_ust_field_integer(uint64_t, duration_ns, duration_ns)))
+
+LTTNG_UST_TRACEPOINT_EVENT(v2x, snapshot_renamed,
+	LTTNG_UST_TP_ARGS(uint32_t, kind, int, err),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, kind, kind)
+		lttng_ust_field_integer(int, err, err)))
+
+#endif /* V2X_TP_PROVIDER_H */
+
+#include <lttng/tracepoint-event.h>
