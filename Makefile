@@ -76,7 +76,7 @@ LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c) \
 ifneq ($(TRACE),1)
 LIB_SRCS  := $(filter-out trace/v2x_tp.c,$(LIB_SRCS))
 endif
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/twizy_dbc.o
 LIB       := $(BUILD)/libv2x.a
 
 PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
@@ -128,6 +128,21 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The shipped DBC is compiled in, so the programs need no data file at run time (--dbc overrides it).
+$(BUILD)/gen/twizy_dbc.c: stages/decode/twizy.dbc
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q){ echo '/* Generated from stages/decode/twizy.dbc by the Makefile. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const char twizy_dbc_text[]; extern const size_t twizy_dbc_len;'; \
+	  echo 'const char twizy_dbc_text[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00 };'; echo 'const size_t twizy_dbc_len = sizeof(twizy_dbc_text) - 1;'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
