@@ -76,7 +76,7 @@ LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c) \
 ifneq ($(TRACE),1)
 LIB_SRCS  := $(filter-out trace/v2x_tp.c,$(LIB_SRCS))
 endif
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/twizy_dbc.o
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(if $(wildcard stages/decode/twizy.dbc),$(BUILD)/obj/gen/twizy_dbc.o)
 LIB       := $(BUILD)/libv2x.a
 
 PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
