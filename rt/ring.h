@@ -15,6 +15,9 @@
  *   consumer: copies the record out, then stores tail with release, pairing with the producer's acquire load of
  *             tail (the producer does not overwrite a slot until the consumer has finished reading it).
  *
+ * high_water is exact when the ring fills (it then reads the capacity) and otherwise sampled: the producer records
+ * the fill level each time it reloads tail, which it does only when its cached view runs out of free slots.
+ *
  * Synchronization table:
  *   ring_push*, ring_close            producer thread only (one)
  *   ring_pop*, ring_peek, ring_wait   consumer thread only (one)
@@ -40,7 +43,7 @@ struct ring {
 	_Alignas(RT_CACHE_LINE) _Atomic uint64_t head; /* next index to write */
 	uint64_t tail_cache;                           /* producer's last view of tail */
 	_Atomic uint64_t full_drops;                   /* pushes refused because the ring was full */
-	_Atomic uint64_t high_water;                   /* most records ever queued at once (seen by the producer) */
+	_Atomic uint64_t high_water;                   /* most records queued at once, sampled by the producer */
 	/* consumer's cache line */
 	_Alignas(RT_CACHE_LINE) _Atomic uint64_t tail; /* next index to read */
 	uint64_t head_cache;                           /* consumer's last view of head */
@@ -103,8 +106,8 @@ bool ring_is_drained(struct ring *r);
 bool ring_ready(void *ring);
 
 /*
- * Consumer: waits with the ring's waiter until a record is queued or the ring is closed.
- * Returns 0, -ETIMEDOUT (timeout_ns >= 0 passed), or -EINTR (the waiter was kicked).
+ * Consumer: waits with the ring's waiter until a record is queued or the ring is closed (spins when the ring has no
+ * waiter).  Returns 0, -ETIMEDOUT (timeout_ns >= 0 passed), or -EINTR (the waiter was kicked).
  */
 int ring_wait(struct ring *r, int64_t timeout_ns);
 

@@ -20,6 +20,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* One iteration of a spin loop: tells the CPU we are spinning (x86 PAUSE, Arm YIELD).  Any thread. */
+static inline void rt_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 enum rt_wait_mode {
 	RT_WAIT_HYBRID = 0, /* spin for spin_ns, then sleep (the default) */
 	RT_WAIT_SPIN = 1,   /* spin only: lowest latency, burns the consumer's CPU */
@@ -29,6 +41,7 @@ enum rt_wait_mode {
 struct rt_waiter {
 	_Alignas(64) _Atomic uint32_t word;  /* futex word: bumped by a producer that wakes the consumer */
 	_Atomic uint32_t sleeping;           /* 1 while the consumer is (about to be) asleep */
+	_Atomic uint32_t kicked;             /* set by rt_waiter_kick(), consumed by the next rt_waiter_wait() */
 	enum rt_wait_mode mode;
 	uint64_t spin_ns;
 	_Atomic uint64_t sleeps;             /* statistics: times the consumer went to sleep */
@@ -43,14 +56,22 @@ typedef bool (*rt_ready_fn)(void *arg);
 
 /*
  * Waits until ready(arg) is true, the timeout passes (timeout_ns < 0: none), or rt_waiter_kick() is called.
- * Returns 0 when ready, -ETIMEDOUT, or -EINTR after a kick.  Consumer thread only.
+ * Returns 0 when ready, -ETIMEDOUT, or -EINTR after a kick (a pending kick wins over ready work).  Consumer thread
+ * only.  RT_WAIT_SPIN spins until then; RT_WAIT_HYBRID spins up to spin_ns, then sleeps; RT_WAIT_SLEEP sleeps at once.
+ * Signals do not end the wait (it restarts).
  */
 int rt_waiter_wait(struct rt_waiter *w, rt_ready_fn ready, void *arg, int64_t timeout_ns);
 
-/* Producer side, after publishing work: wakes the consumer if it sleeps.  Any thread; lock-free; no allocation. */
+/*
+ * Producer side, after publishing work (with a release store): a seq_cst fence, then a futex wake only if the consumer
+ * sleeps.  Any thread; lock-free; no allocation; no-op in RT_WAIT_SPIN mode.
+ */
 void rt_waiter_notify(struct rt_waiter *w);
 
-/* Wakes the consumer unconditionally (shutdown, timers).  Any thread. */
+/*
+ * Wakes the consumer unconditionally (shutdown, timers): its current or next rt_waiter_wait() returns -EINTR (one
+ * kick is consumed by one wait, even when work is also ready).  Any thread; one futex_wake syscall.
+ */
 void rt_waiter_kick(struct rt_waiter *w);
 
 /* Returns a string for the mode ("hybrid", "spin", "sleep"); parses one (0, or -EINVAL). */
