@@ -133,6 +133,11 @@ void rt_waiter_notify(struct rt_waiter *w)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load_explicit(&w->sleeping, memory_order_relaxed))
 		return;
+	/* The first notifier to see the sleeper claims the wake-up; later ones (until the consumer sleeps again) skip
+	 * the syscall.  The consumer read the word before it set `sleeping`, so the bump below always makes its
+	 * FUTEX_WAIT either fail with EAGAIN or be woken. */
+	if (!atomic_exchange_explicit(&w->sleeping, 0, memory_order_relaxed))
+		return;
 	/* Release: the consumer's acquire load of the word sees the work.  Several producers may bump concurrently. */
 	atomic_fetch_add_explicit(&w->word, 1, memory_order_release);
 	atomic_fetch_add_explicit(&w->wakes, 1, memory_order_relaxed);

@@ -5,7 +5,8 @@
  * them has work).  The protocol, a Dekker-style handshake:
  *   consumer: e = futex word; if ready() -> work.  Else sleeping = 1; seq_cst fence; if ready() -> sleeping = 0,
  *             work; else futex_wait(word, e, timeout); sleeping = 0.
- *   producer: publish the record (release); seq_cst fence; if sleeping -> word++, futex_wake.
+ *   producer: publish the record (release); seq_cst fence; if sleeping -> claim it (exchange to 0; only the
+ *             claimant goes on), word++, futex_wake.
  * The two fences order each side's store before its load, so either the consumer sees the record or the producer sees
  * `sleeping` and wakes it: no lost wake-up.  A producer therefore pays a fence per publish, and a syscall only while
  * the consumer sleeps.  In RT_WAIT_SPIN mode the consumer never sleeps and producers skip the fence and the check.
