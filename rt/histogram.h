@@ -36,7 +36,7 @@ struct rt_hist_summary {
 	uint64_t p50, p90, p99, p999;
 };
 
-/* Zeroes h. */
+/* Zeroes h (caller-owned; about 9 KiB, so not on a small stack). */
 void rt_hist_init(struct rt_hist *h);
 
 /* Records one value.  Owning thread only; wait-free. */
@@ -46,12 +46,13 @@ void rt_hist_record(struct rt_hist *h, uint64_t value);
 void rt_hist_merge(struct rt_hist *dst, const struct rt_hist *src);
 
 /*
- * Returns the value at percentile pct (0 < pct <= 100): the upper bound of the bucket holding that rank, clamped to
- * the recorded max; 0 for an empty histogram.
+ * Returns the value at percentile pct (0 < pct <= 100): the upper bound of the bucket holding rank
+ * ceil(pct/100 * count), clamped to the recorded max; the max itself when that rank is among the overflowed values;
+ * 0 for an empty histogram.  count, sum, min and max include overflowed values.  Any thread; no allocation.
  */
 uint64_t rt_hist_percentile(const struct rt_hist *h, double pct);
 
-/* Fills s from h. */
+/* Fills s from h (all zero when empty).  Any thread. */
 void rt_hist_summarize(const struct rt_hist *h, struct rt_hist_summary *s);
 
 /* Bucket index of a value, and the inclusive upper bound of a bucket (exposed for tests). */
