@@ -1,0 +1,605 @@
+/*
+ * test_csv_format.c - the log stage's row formats, checked against hand-written lines from the legacy format
+ * specification (../shared/facts/legacy-system.md) and can-utils' candump log format (facts/interop.md); the
+ * fixed-point rounding is checked against glibc's printf, which is the specification of the legacy %.6f / %.1f.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stages/log/csv_format.h"
+
+#define NS 1000000000LL
+
+static struct rx_record can_rec(int64_t t_ns, uint32_t id, uint8_t dlc, const uint8_t *data, uint64_t seq)
+{
+	struct rx_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CAN;
+	r.rx_real_ns = t_ns;
+	r.seq = seq;
+	r.u.can.id = id;
+	r.u.can.dlc = dlc;
+	if (data)
+		memcpy(r.u.can.data, data, dlc < 8 ? dlc : 8);
+	return r;
+}
+
+static struct gps_fix full_fix(double lat, double lon, double alt, double speed, int valid)
+{
+	struct gps_fix g;
+
+	memset(&g, 0, sizeof(g));
+	g.lat_deg = lat;
+	g.lon_deg = lon;
+	g.alt_m = alt;
+	g.speed_kmh = speed;
+	g.valid = (uint8_t)valid;
+	g.have = GPS_HAVE_POS | GPS_HAVE_ALT | GPS_HAVE_SPEED;
+	return g;
+}
+
+/* Formats with f into a generous buffer and compares with want (which includes the '\n'). */
+static void expect_line(const char *got, size_t n, const char *want)
+{
+	char tmp[4096];
+
+	assert_true(n < sizeof(tmp));
+	memcpy(tmp, got, n);
+	tmp[n] = '\0';
+	assert_string_equal(tmp, want);
+}
+
+/* ---- headers ---- */
+
+static void test_headers_keep_legacy_columns(void **state)
+{
+	(void)state;
+	const char *legacy_can = "timestamp,can_id,dlc,data_hex,data_bytes,gps_lat,gps_lon,gps_alt,gps_speed,gps_valid";
+	assert_int_equal(strncmp(CSV_CAN_DATA_HEADER, legacy_can, strlen(legacy_can)), 0);
+	assert_string_equal(CSV_CAN_DATA_HEADER + strlen(legacy_can), ",seq,dev_time_us\n");
+	assert_string_equal(CSV_GPS_DATA_HEADER,
+			    "timestamp,latitude,longitude,altitude,speed_kmh,satellites,hdop,datetime,valid\n");
+	const char *legacy_merged =
+		"timestamp,soc,current,gear,motor_active,accelerator,brake,cap_voltage,motor_speed,odometer,range,"
+		"battery_voltage,available_energy,charging_status,motor_temp,power_request,gps_lat,gps_lon,gps_alt,"
+		"gps_speed,gps_sats,gps_valid,is_charging";
+	assert_int_equal(strncmp(CSV_MERGED_HEADER, legacy_merged, strlen(legacy_merged)), 0);
+	/* then every canonical name, in enum order */
+	const char *p = CSV_MERGED_HEADER + strlen(legacy_merged);
+	for (int i = 0; i < SIG__COUNT; i++) {
+		const char *name = canon_sig_name((enum canon_sig)i);
+		assert_int_equal(*p, ',');
+		assert_int_equal(strncmp(p + 1, name, strlen(name)), 0);
+		p += 1 + strlen(name);
+	}
+	assert_string_equal(p, "\n");
+}
+
+/* ---- can_data rows ---- */
+
+static void test_can_row_legacy_example(void **state)
+{
+	(void)state;
+	/* the legacy link's example frame `SIM 155 8 01 97 CE 54 9B 38 00 73` */
+	const uint8_t d[8] = {0x01, 0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73};
+	struct rx_record r = can_rec(1700000000 * NS + 123456, 0x155, 8, d, 42);
+	struct gps_fix g = full_fix(37.566535, 126.977969, 38.5, 0.0, 1);
+	struct csv_gps_suffix gs;
+	char buf[512];
+
+	csv_gps_suffix_init(&gs);
+	assert_int_equal(csv_gps_suffix_update(&gs, &g), 1);
+	assert_int_equal(csv_gps_suffix_update(&gs, &g), 0); /* unchanged fix: no reformat */
+	size_t n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n,
+		    "1700000000.000123456,155,8,01 97 CE 54 9B 38 00 73,01 97 CE 54 9B 38 00 73,"
+		    "37.566535,126.977969,38.5,0.0,1,42,\n");
+}
+
+static void test_can_row_no_fix_yet_is_empty(void **state)
+{
+	(void)state;
+	const uint8_t d[2] = {0xAB, 0x0C};
+	struct rx_record r = can_rec(5 * NS, 0x5, 2, d, 1);
+	struct csv_gps_suffix gs;
+	char buf[512];
+
+	csv_gps_suffix_init(&gs);
+	size_t n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "5.000000000,005,2,AB 0C,AB 0C,,,,,0,1,\n");
+	/* a fix arrives, then goes away again */
+	struct gps_fix g = full_fix(-33.8688, -58.25, -0.05, 0.15, 0);
+	assert_int_equal(csv_gps_suffix_update(&gs, &g), 1);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	/* -0.05 and 0.15 are not exact in binary: printf gives -0.1 and 0.1 */
+	expect_line(buf, n, "5.000000000,005,2,AB 0C,AB 0C,-33.868800,-58.250000,-0.1,0.1,0,1,\n");
+	assert_int_equal(csv_gps_suffix_update(&gs, NULL), 1);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "5.000000000,005,2,AB 0C,AB 0C,,,,,0,1,\n");
+}
+
+static void test_can_row_fix_without_altitude(void **state)
+{
+	(void)state;
+	struct rx_record r = can_rec(1 * NS + 1, 0x7FF, 0, NULL, 7);
+	struct gps_fix g = full_fix(48.1, 11.5, 0, 0, 1);
+	struct csv_gps_suffix gs;
+	char buf[512];
+
+	g.have = GPS_HAVE_POS;
+	csv_gps_suffix_init(&gs);
+	csv_gps_suffix_update(&gs, &g);
+	size_t n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	/* dlc 0: both data fields empty */
+	expect_line(buf, n, "1.000000001,7FF,0,,,48.100000,11.500000,,,1,7,\n");
+}
+
+static void test_can_row_extended_rtr_error_devtime(void **state)
+{
+	(void)state;
+	const uint8_t d[3] = {0x02, 0x10, 0x03};
+	struct csv_gps_suffix gs;
+	char buf[512];
+	size_t n;
+
+	csv_gps_suffix_init(&gs);
+	struct rx_record r = can_rec(1436509052 * NS + 249713000, CAN_EFF_FLAG | 0x18DAF110, 3, d, 99);
+	r.flags = REC_F_DEV_TIME;
+	r.dev_time_us = 123456789;
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "1436509052.249713000,18DAF110,3,02 10 03,02 10 03,,,,,0,99,123456789\n");
+
+	/* small extended id keeps 8 digits */
+	r = can_rec(0, CAN_EFF_FLAG | 0x5, 1, d, 1);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "0.000000000,00000005,1,02,02,,,,,0,1,\n");
+
+	/* remote frame: dlc is the requested length, data columns `R` */
+	r = can_rec(2 * NS, CAN_RTR_FLAG | 0x123, 2, NULL, 3);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "2.000000000,123,2,R,R,,,,,0,3,\n");
+
+	/* extended remote frame */
+	r = can_rec(2 * NS, CAN_EFF_FLAG | CAN_RTR_FLAG | 0x1ABCDE, 0, NULL, 4);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "2.000000000,001ABCDE,0,R,R,,,,,0,4,\n");
+
+	/* error frame: candump's 8-digit id with the error flag */
+	const uint8_t e[8] = {0, 4, 0, 0, 0, 0, 0, 0};
+	r = can_rec(2 * NS, CAN_ERR_FLAG | 0x4, 8, e, 5);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "2.000000000,20000004,8,00 04 00 00 00 00 00 00,00 04 00 00 00 00 00 00,,,,,0,5,\n");
+
+	/* an 11-bit id with stray bits above 0x7FF prints only the 11 bits */
+	r = can_rec(2 * NS, 0x955, 1, d, 6);
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "2.000000000,155,1,02,02,,,,,0,6,\n");
+
+	/* a bogus dlc > 8 prints 8 bytes at most */
+	const uint8_t all[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	r = can_rec(2 * NS, 0x100, 8, all, 7);
+	r.u.can.dlc = 15;
+	n = csv_can_row(buf, sizeof(buf), &r, &gs);
+	expect_line(buf, n, "2.000000000,100,15,01 02 03 04 05 06 07 08,01 02 03 04 05 06 07 08,,,,,0,7,\n");
+}
+
+static void test_can_row_never_partial(void **state)
+{
+	(void)state;
+	const uint8_t d[8] = {0x01, 0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73};
+	struct rx_record r = can_rec(1700000000 * NS, 0x155, 8, d, 18446744073709551615ull);
+	struct gps_fix g = full_fix(-89.999999, -179.999999, -1234.5, 321.9, 1);
+	struct csv_gps_suffix gs;
+	char big[512], small[512];
+
+	r.flags = REC_F_DEV_TIME;
+	r.dev_time_us = 18446744073709551615ull;
+	csv_gps_suffix_init(&gs);
+	csv_gps_suffix_update(&gs, &g);
+	size_t n = csv_can_row(big, sizeof(big), &r, &gs);
+	assert_true(n > 0 && n <= CSV_CAN_ROW_MAX);
+	assert_int_equal(big[n - 1], '\n');
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(csv_can_row(small, n - 1, &r, &gs), 0);
+	for (size_t i = 0; i < sizeof(small); i++)
+		assert_int_equal(small[i], 'x'); /* nothing written when it does not fit */
+	assert_int_equal(csv_can_row(small, n, &r, &gs), n);
+	assert_memory_equal(small, big, n);
+	assert_int_equal(csv_can_row(small, 0, &r, &gs), 0);
+}
+
+/* ---- fixed-point rounding vs printf ---- */
+
+static void check_fixed(double v, unsigned dec)
+{
+	char want[512], got[64];
+
+	snprintf(want, sizeof(want), "%.*f", (int)dec, v);
+	size_t n = csv_fmt_fixed(got, sizeof(got), v, dec);
+	got[n] = '\0';
+	if (strcmp(want, got) != 0)
+		fail_msg("value %.17g decimals %u: printf \"%s\", csv_fmt_fixed \"%s\"", v, dec, want, got);
+}
+
+static void test_fixed_hand_written(void **state)
+{
+	(void)state;
+	char b[64];
+	struct {
+		double v;
+		unsigned dec;
+		const char *want;
+	} t[] = {
+		{0.05, 1, "0.1"},   {0.15, 1, "0.1"},      {0.25, 1, "0.2"},  {0.35, 1, "0.3"},
+		{0.45, 1, "0.5"},   {-0.05, 1, "-0.1"},    {-0.0, 1, "-0.0"}, {-1e-9, 6, "-0.000000"},
+		{0.0, 6, "0.000000"}, {2.5, 0, "2"},       {3.5, 0, "4"},     {37.5665355, 6, "37.566536"},
+		{126.9779695, 6, "126.977970"}, {9.9999996, 6, "10.000000"}, {-58.25, 6, "-58.250000"},
+		{1.005, 2, "1.00"}, {1.015, 2, "1.01"},    {1.025, 2, "1.02"}, {99.95, 1, "100.0"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = csv_fmt_fixed(b, sizeof(b), t[i].v, t[i].dec);
+		b[n] = '\0';
+		if (strcmp(b, t[i].want) != 0)
+			fail_msg("%.17g %%.%uf: want %s got %s", t[i].v, t[i].dec, t[i].want, b);
+		check_fixed(t[i].v, t[i].dec); /* and the hand-written table agrees with printf */
+	}
+	/* values the CSV must not carry */
+	assert_int_equal(csv_fmt_fixed(b, sizeof(b), NAN, 6), 0);
+	assert_int_equal(csv_fmt_fixed(b, sizeof(b), INFINITY, 1), 0);
+	assert_int_equal(csv_fmt_fixed(b, sizeof(b), -1e300, 1), 0);
+	assert_int_equal(csv_fmt_fixed(b, 16, 1.0, 1), 0); /* buffer contract: size >= 32 */
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rng(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ull;
+}
+
+static double rnd_unit(void)
+{
+	return (double)(rng() >> 11) / 9007199254740992.0;
+}
+
+static void test_fixed_matches_printf_random(void **state)
+{
+	(void)state;
+	const unsigned decs[] = {0, 1, 2, 6, 9};
+	const double ranges[] = {1.0, 180.0, 9000.0, 1e6, 1e9, 1e12, 9.9e14};
+
+	for (int i = 0; i < 400000; i++) {
+		unsigned dec = decs[i % 5];
+		double range = ranges[(i / 5) % 7];
+		double v = (rnd_unit() * 2 - 1) * range;
+		check_fixed(v, dec);
+	}
+	/* near and on decimal halfway points: (k + 0.5) / 10^d and its neighbours */
+	for (int i = 0; i < 300000; i++) {
+		unsigned dec = (i % 3 == 0) ? 1 : (i % 3 == 1) ? 6 : 2;
+		double scale = dec == 1 ? 10.0 : dec == 2 ? 100.0 : 1e6;
+		double k = (double)(rng() % (uint64_t)(200.0 * scale));
+		double v = (k + 0.5) / scale;
+		if (i & 1)
+			v = -v;
+		check_fixed(v, dec);
+		check_fixed(nextafter(v, INFINITY), dec);
+		check_fixed(nextafter(v, -INFINITY), dec);
+	}
+	/* exact binary ties (multiples of 2^-k) and tiny values */
+	for (int e = 1; e <= 30; e++)
+		for (int k = 0; k < 200; k++) {
+			check_fixed(ldexp(k, -e), 1);
+			check_fixed(ldexp(k, -e), 6);
+			check_fixed(-ldexp(k, -e), 6);
+		}
+	for (int e = -300; e < 0; e += 7)
+		check_fixed(pow(10, e), 6);
+}
+
+static void test_time_ns(void **state)
+{
+	(void)state;
+	char b[64];
+	size_t n;
+
+	n = csv_fmt_time_ns(b, sizeof(b), 0);
+	expect_line(b, n, "0.000000000");
+	n = csv_fmt_time_ns(b, sizeof(b), 1700000000123456789LL);
+	expect_line(b, n, "1700000000.123456789");
+	n = csv_fmt_time_ns(b, sizeof(b), -500000000LL);
+	expect_line(b, n, "-0.500000000");
+	n = csv_fmt_time_ns(b, sizeof(b), INT64_MAX);
+	expect_line(b, n, "9223372036.854775807");
+	n = csv_fmt_time_ns(b, sizeof(b), INT64_MIN);
+	expect_line(b, n, "-9223372036.854775808");
+}
+
+/* ---- candump ---- */
+
+static void test_candump_lines(void **state)
+{
+	(void)state;
+	char b[256];
+	size_t n;
+	struct can_frame_data f;
+
+	/* interop.md's example line */
+	memset(&f, 0, sizeof(f));
+	f.id = 0x155;
+	f.dlc = 8;
+	memcpy(f.data, (const uint8_t[]){0x05, 0x96, 0xE7, 0x54, 0x6D, 0x58, 0x00, 0x6F}, 8);
+	n = candump_line(b, sizeof(b), 1436509052LL * NS + 249713999, "can0", &f);
+	expect_line(b, n, "(1436509052.249713) can0 155#0596E7546D58006F\n");
+
+	/* 29-bit, seconds zero-padded to 10 digits */
+	f.id = CAN_EFF_FLAG | 0x18DAF110;
+	f.dlc = 3;
+	memcpy(f.data, (const uint8_t[]){0x02, 0x10, 0x03}, 3);
+	n = candump_line(b, sizeof(b), 1 * NS + 1000, "vcan0", &f);
+	expect_line(b, n, "(0000000001.000001) vcan0 18DAF110#021003\n");
+
+	/* remote frames: R, then the dlc digit when non-zero */
+	memset(&f, 0, sizeof(f));
+	f.id = CAN_RTR_FLAG | 0x123;
+	n = candump_line(b, sizeof(b), 0, "can0", &f);
+	expect_line(b, n, "(0000000000.000000) can0 123#R\n");
+	f.dlc = 2;
+	n = candump_line(b, sizeof(b), 0, "can0", &f);
+	expect_line(b, n, "(0000000000.000000) can0 123#R2\n");
+	f.id = CAN_EFF_FLAG | CAN_RTR_FLAG | 0x1F;
+	f.dlc = 8;
+	n = candump_line(b, sizeof(b), 0, "can0", &f);
+	expect_line(b, n, "(0000000000.000000) can0 0000001F#R8\n");
+
+	/* dlc 0 data frame */
+	memset(&f, 0, sizeof(f));
+	f.id = 0x7FF;
+	n = candump_line(b, sizeof(b), 0, "can0", &f);
+	expect_line(b, n, "(0000000000.000000) can0 7FF#\n");
+
+	/* error frame */
+	f.id = CAN_ERR_FLAG | 0x4;
+	f.dlc = 8;
+	f.data[1] = 0x04;
+	n = candump_line(b, sizeof(b), 0, "can0", &f);
+	expect_line(b, n, "(0000000000.000000) can0 20000004#0004000000000000\n");
+
+	/* never partial */
+	memset(b, 'x', sizeof(b));
+	assert_int_equal(candump_line(b, 29, 0, "can0", &f), 0);
+	for (size_t i = 0; i < sizeof(b); i++)
+		assert_int_equal(b[i], 'x');
+	n = candump_line(b, sizeof(b), 0, "can0", &f);
+	assert_int_equal(candump_line(b, n, 0, "can0", &f), n);
+}
+
+/* ---- gps_data ---- */
+
+static void test_gps_rows(void **state)
+{
+	(void)state;
+	struct gps_fix g = full_fix(37.566535, 126.977969, 38.5, 12.25, 1);
+	char b[512];
+	size_t n;
+
+	g.have |= GPS_HAVE_SATS | GPS_HAVE_HDOP | GPS_HAVE_DATE | GPS_HAVE_TIME;
+	g.sats = 9;
+	g.hdop = 0.9;
+	g.year = 2024;
+	g.month = 3;
+	g.day = 5;
+	g.hour = 7; /* valid stays 1: the legacy defect stored the hour as the validity flag */
+	g.min = 8;
+	g.sec = 9;
+	n = csv_gps_row(b, sizeof(b), 1709622489 * NS + 5, &g);
+	expect_line(b, n, "1709622489.000000005,37.566535,126.977969,38.5,12.2,9,0.90,2024-03-05 07:08:09,1\n");
+
+	/* no date/time from the receiver (legacy `INVALID` token), invalid fix */
+	g.have &= (uint8_t)~(GPS_HAVE_DATE | GPS_HAVE_TIME);
+	g.valid = 0;
+	n = csv_gps_row(b, sizeof(b), 1 * NS, &g);
+	expect_line(b, n, "1.000000000,37.566535,126.977969,38.5,12.2,9,0.90,,0\n");
+
+	/* midnight, nothing but time and date */
+	memset(&g, 0, sizeof(g));
+	g.have = GPS_HAVE_DATE | GPS_HAVE_TIME;
+	g.year = 2025;
+	g.month = 12;
+	g.day = 31;
+	n = csv_gps_row(b, sizeof(b), 1 * NS, &g);
+	expect_line(b, n, "1.000000000,,,,,,,2025-12-31 00:00:00,0\n");
+	assert_int_equal(csv_gps_row(b, n - 1, 1 * NS, &g), 0);
+}
+
+/* ---- merged rows ---- */
+
+/* Splits line (ending in '\n') at commas into fields; returns their number. */
+static int split(char *line, char **fields, int max)
+{
+	int n = 0;
+	char *nl = strchr(line, '\n');
+
+	assert_non_null(nl);
+	*nl = '\0';
+	for (char *p = line;;) {
+		assert_true(n < max);
+		fields[n++] = p;
+		char *c = strchr(p, ',');
+		if (!c)
+			break;
+		*c = '\0';
+		p = c + 1;
+	}
+	return n;
+}
+
+static char hdr_copy[4096];
+static char *hdr_fields[256];
+static int hdr_n;
+
+static const char *field(char **fields, const char *column)
+{
+	if (!hdr_n) {
+		strcpy(hdr_copy, CSV_MERGED_HEADER);
+		hdr_n = split(hdr_copy, hdr_fields, 256);
+	}
+	for (int i = 0; i < hdr_n; i++)
+		if (strcmp(hdr_fields[i], column) == 0)
+			return fields[i];
+	fail_msg("no column %s", column);
+	return NULL;
+}
+
+static void set_sig(struct vstate *s, enum canon_sig sig, double v)
+{
+	s->value[sig] = v;
+	s->t_real_ns[sig] = 1;
+}
+
+static void test_merged_nothing_received(void **state)
+{
+	(void)state;
+	static struct vstate s;
+	char b[CSV_MERGED_ROW_MAX];
+	char *f[256];
+
+	memset(&s, 0, sizeof(s));
+	size_t n = csv_merged_row(b, sizeof(b), 1700000000 * NS, &s);
+	assert_true(n > 0);
+	b[n] = '\0';
+	assert_int_equal(split(b, f, 256), 23 + SIG__COUNT);
+	assert_string_equal(f[0], "1700000000.000000000");
+	/* every value empty (the legacy defect wrote 0), except gps_valid: no fix is not a valid fix */
+	for (int i = 1; i < 23 + SIG__COUNT; i++) {
+		if (i == 21) {
+			assert_string_equal(f[i], "0");
+			assert_string_equal(field(f, "gps_valid"), "0");
+			continue;
+		}
+		if (f[i][0] != '\0')
+			fail_msg("field %d (%s) is \"%s\", want empty", i, hdr_fields[i] ? hdr_fields[i] : "?", f[i]);
+	}
+}
+
+static void test_merged_values_and_words(void **state)
+{
+	(void)state;
+	static struct vstate s;
+	char b[CSV_MERGED_ROW_MAX];
+	char *f[256];
+
+	memset(&s, 0, sizeof(s));
+	set_sig(&s, SIG_SOC, 87.4525);
+	set_sig(&s, SIG_CURRENT, -12.25);
+	set_sig(&s, SIG_GEAR, 1);
+	set_sig(&s, SIG_IGNITION, 1);
+	set_sig(&s, SIG_THROTTLE, 100.0 * 51 / 253);
+	set_sig(&s, SIG_BRAKE, 0);
+	set_sig(&s, SIG_SPEED, 42.5);
+	set_sig(&s, SIG_ODOMETER, 12345.67);
+	set_sig(&s, SIG_RANGE, 61);
+	set_sig(&s, SIG_PACK_VOLTAGE, 57.6);
+	set_sig(&s, SIG_ENERGY_AVAIL, 5.1);
+	set_sig(&s, SIG_BMS_STATE, 0x0A);
+	set_sig(&s, SIG_MOTOR_TEMP, -3);
+	set_sig(&s, SIG_CHARGE_POWER_REQ, 7);
+	set_sig(&s, SIG_CHARGING, 1);
+	set_sig(&s, SIG_CHARGE_PHASE, CHARGE_PHASE_TOPOFF);
+	s.gps = full_fix(37.566535, 126.977969, 38.5, 0.05, 1);
+	s.gps.have |= GPS_HAVE_SATS;
+	s.gps.sats = 11;
+	s.gps_real_ns = 5;
+
+	size_t n = csv_merged_row(b, sizeof(b), 1700000000 * NS + 250000000, &s);
+	assert_true(n > 0);
+	assert_int_equal(b[n - 1], '\n');
+	b[n] = '\0';
+	assert_int_equal(split(b, f, 256), 23 + SIG__COUNT);
+	assert_string_equal(field(f, "timestamp"), "1700000000.250000000");
+	assert_string_equal(field(f, "soc"), "87.4525");
+	assert_string_equal(field(f, "current"), "-12.25");
+	assert_string_equal(field(f, "gear"), "Drive");
+	assert_string_equal(field(f, "motor_active"), "1");
+	assert_string_equal(field(f, "accelerator"), "20.158102766798418");
+	assert_string_equal(field(f, "brake"), "0");
+	assert_string_equal(field(f, "cap_voltage"), "");
+	assert_string_equal(field(f, "motor_speed"), "42.5");
+	assert_string_equal(field(f, "odometer"), "12345.67");
+	assert_string_equal(field(f, "range"), "61");
+	assert_string_equal(field(f, "battery_voltage"), "57.6");
+	assert_string_equal(field(f, "available_energy"), "5.1");
+	assert_string_equal(field(f, "charging_status"), "0x0A");
+	assert_string_equal(field(f, "motor_temp"), "-3");
+	assert_string_equal(field(f, "power_request"), "7");
+	assert_string_equal(field(f, "gps_lat"), "37.566535");
+	assert_string_equal(field(f, "gps_lon"), "126.977969");
+	assert_string_equal(field(f, "gps_alt"), "38.5");
+	assert_string_equal(field(f, "gps_speed"), "0.1");
+	assert_string_equal(field(f, "gps_sats"), "11");
+	assert_string_equal(field(f, "gps_valid"), "1");
+	assert_string_equal(field(f, "is_charging"), "YES");
+	/* appended canonical columns: round-trip numbers, charge_phase as text, missing empty */
+	assert_string_equal(f[23 + SIG_SOC], "87.4525");
+	assert_string_equal(f[23 + SIG_PACK_VOLTAGE], "57.6");
+	assert_string_equal(f[23 + SIG_BMS_STATE], "10");
+	assert_string_equal(f[23 + SIG_CHARGE_PHASE], "topoff");
+	assert_string_equal(f[23 + SIG_CELL_V7], "");
+	assert_string_equal(f[23 + SIG_SOH], "");
+
+	/* the other gear words, NO, brake on, other charge phases */
+	const struct {
+		double gear;
+		const char *word;
+	} gears[] = {{0, "Neutral"}, {-1, "Reverse"}, {1, "Drive"}};
+	for (size_t i = 0; i < 3; i++) {
+		set_sig(&s, SIG_GEAR, gears[i].gear);
+		set_sig(&s, SIG_CHARGING, 0);
+		set_sig(&s, SIG_BRAKE, 1);
+		set_sig(&s, SIG_CHARGE_PHASE, CHARGE_PHASE_DONE);
+		n = csv_merged_row(b, sizeof(b), 0, &s);
+		b[n] = '\0';
+		split(b, f, 256);
+		assert_string_equal(field(f, "gear"), gears[i].word);
+		assert_string_equal(field(f, "is_charging"), "NO");
+		assert_string_equal(field(f, "brake"), "1");
+		assert_string_equal(f[23 + SIG_CHARGE_PHASE], "done");
+	}
+	/* never partial */
+	n = csv_merged_row(b, sizeof(b), 0, &s);
+	assert_int_equal(csv_merged_row(b, n - 1, 0, &s), 0);
+	assert_int_equal(csv_merged_row(b, n, 0, &s), n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_headers_keep_legacy_columns),
+		cmocka_unit_test(test_can_row_legacy_example),
+		cmocka_unit_test(test_can_row_no_fix_yet_is_empty),
+		cmocka_unit_test(test_can_row_fix_without_altitude),
+		cmocka_unit_test(test_can_row_extended_rtr_error_devtime),
+		cmocka_unit_test(test_can_row_never_partial),
+		cmocka_unit_test(test_fixed_hand_written),
+		cmocka_unit_test(test_fixed_matches_printf_random),
+		cmocka_unit_test(test_time_ns),
+		cmocka_unit_test(test_candump_lines),
+		cmocka_unit_test(test_gps_rows),
+		cmocka_unit_test(test_merged_nothing_received),
+		cmocka_unit_test(test_merged_values_and_words),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
