@@ -46,12 +46,14 @@ int rt_cpuset_parse(const char *list, cpu_set_t *set);
 int rt_policy_parse(const char *s, int *policy);
 
 /*
- * Starts fn(arg) on a new thread as conf says (t is caller-owned).  Returns 0 or a negative errno from
- * pthread_create for failures other than the privilege fallback.
+ * Starts fn(arg) on a new thread as conf says (t is caller-owned and must outlive the thread; conf is only read now).
+ * Fills t with what the thread actually got.  Returns 0, -EINVAL (unknown policy, or a priority outside the
+ * policy's range), or a negative errno from pthread_create for failures other than the privilege fallback.
+ * Control thread only (it may log); allocates the thread's stack.
  */
 int rt_thread_start(struct rt_thread *t, const struct rt_thread_conf *conf, void *(*fn)(void *), void *arg);
 
-/* Joins the thread.  Returns 0 or a negative errno. */
+/* Joins the thread (blocks).  Returns 0, -EINVAL if it was not started or already joined, or a negative errno. */
 int rt_thread_join(struct rt_thread *t);
 
 /* Returns true on a thread started by rt_thread_start(). */
