@@ -85,6 +85,8 @@ TEST_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 MT_TESTS  := $(filter $(BUILD)/tests/test_mt_%,$(TEST_BINS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS := $(wildcard perf/bench_*.c)
 BENCH_BINS := $(patsubst perf/%.c,$(BUILD)/bin/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -168,12 +170,17 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TEST_SUPPORT_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
 
-$(BUILD)/bin/bench_%: $(BUILD)/obj/perf/bench_%.o $(LIB)
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-tests: $(TEST_BINS) $(PROG_BINS)
+$(BUILD)/bin/bench_%: $(BUILD)/obj/perf/bench_%.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+tests: $(TEST_BINS) $(TOOL_BINS) $(PROG_BINS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests
@@ -191,7 +198,7 @@ tsan: deps
 	$(Q)TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 BUILD=build/tsan \
 	  tests/run $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
 
-bench: $(BENCH_BINS) $(PROG_BINS)
+bench: $(BENCH_BINS) $(TOOL_BINS) $(PROG_BINS)
 
 # libFuzzer targets link the library's sources directly (built again with clang and the fuzzer's instrumentation).
 FUZZ_LIB_SRCS := $(filter-out trace/%,$(LIB_SRCS))

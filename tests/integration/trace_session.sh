@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A real LTTng session around real programs: v2xd on a pseudo-terminal fed with Twizy lines, and a ring overfilled
+# on purpose.  Checks with babeltrace2 that the v2x provider's events are recorded with the right counts.
+# Starts lttng-sessiond if none runs (and stops it again), uses a unique session name, destroys it afterwards.
+set -u
+BUILD=${V2X_BUILD:-build}
+BIN=$BUILD/bin/v2xd
+TOOLS=$BUILD/tests/tools
+fail() { echo "FAIL: $*"; exit 1; }
+command -v lttng >/dev/null || { echo "lttng not installed"; exit 1; }
+nm -C "$BIN" 2>/dev/null | grep -q lttng_ust_tracepoint || nm "$BIN" | grep -q '__tracepoint' ||
+	{ echo "SKIP: $BIN built without tracepoints (TRACE=0)"; exit 77; }
+
+work=$(mktemp -d /tmp/v2x-trace-XXXXXX)
+session="v2x-test-$$-$RANDOM"
+started_sessiond=0
+v2xd_pid=
+cleanup() {
+	[ -n "$v2xd_pid" ] && kill -9 "$v2xd_pid" 2>/dev/null
+	lttng destroy "$session" >/dev/null 2>&1
+	if [ "$started_sessiond" = 1 ]; then
+		pkill -x lttng-sessiond 2>/dev/null
+		for _ in $(seq 50); do pgrep -x lttng-sessiond >/dev/null || break; sleep 0.1; done
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! pgrep -x lttng-sessiond >/dev/null; then
+	lttng-sessiond --daemonize || fail "cannot start lttng-sessiond"
+	started_sessiond=1
+fi
+lttng create "$session" --output "$work/trace" >/dev/null || fail "lttng create"
+lttng enable-channel -u chan --subbuf-size 1M --num-subbuf 8 --session "$session" >/dev/null || fail "enable-channel"
+lttng add-context -u -t vtid -t procname --session "$session" -c chan >/dev/null || fail "add-context"
+lttng enable-event -u 'v2x:*' -c chan --session "$session" >/dev/null || fail "enable-event"
+lttng start "$session" >/dev/null || fail "lttng start"
+
+# 1. the CAN path: 2,000 generated lines (1,980 CAN frames, 20 GPS fixes)
+mkdir -p "$work/out"
+"$TOOLS/pty_feed" --link "$work/tty" --count 2000 --hold-ms 300 2>"$work/feed.log" &
+feed_pid=$!
+for _ in $(seq 100); do [ -e "$work/tty" ] && break; sleep 0.05; done
+"$BIN" --can-dev "$work/tty" --out "$work/out" --snapshot-s 1 --status-s 0 2>"$work/v2xd.log" &
+v2xd_pid=$!
+wait "$feed_pid" || fail "pty_feed failed: $(cat "$work/feed.log")"
+kill -TERM "$v2xd_pid"
+for _ in $(seq 200); do kill -0 "$v2xd_pid" 2>/dev/null || break; sleep 0.05; done
+wait "$v2xd_pid"; rc=$?; v2xd_pid=
+[ "$rc" = 0 ] || fail "v2xd exited $rc: $(tail -5 "$work/v2xd.log")"
+
+# 2. a ring overfilled on purpose
+"$TOOLS/ring_overflow" >/dev/null || fail "ring_overflow misbehaved"
+
+lttng stop "$session" >/dev/null || fail "lttng stop"
+babeltrace2 "$work/trace" >"$work/events.txt" 2>"$work/bt.err" || fail "babeltrace2: $(head -3 "$work/bt.err")"
+
+count() { grep -c "v2x:$1:" "$work/events.txt"; }
+echo "events recorded: $(wc -l <"$work/events.txt")"
+for ev in can_bytes_read can_frame_parsed can_signals_decoded log_row gps_fix state_published stage_start \
+	stage_stop snapshot_handoff snapshot_written snapshot_renamed link_state ring_overflow; do
+	printf '  %-22s %s\n' "$ev" "$(count $ev)"
+done
+[ "$(count can_frame_parsed)" = 1980 ] || fail "can_frame_parsed: expected 1980 (one per CAN line fed)"
+[ "$(count can_signals_decoded)" = 1980 ] || fail "can_signals_decoded: expected 1980"
+[ "$(count log_row)" = 1980 ] || fail "log_row: expected 1980"
+[ "$(count gps_fix)" = 20 ] || fail "gps_fix: expected 20"
+[ "$(count ring_overflow)" = 3 ] || fail "ring_overflow: expected 3"
+[ "$(count stage_start)" -ge 4 ] || fail "stage_start: expected the 4 threads of v2xd"
+[ "$(count stage_stop)" -ge 3 ] || fail "stage_stop: expected can_rx, decode and log"
+[ "$(count snapshot_renamed)" -ge 2 ] || fail "snapshot_renamed: expected at least the final snapshots"
+[ "$(count state_published)" -ge 1 ] || fail "state_published: none"
+# Each parsed frame's sequence numbers are 1..N in order, the same in the log stage.
+grep 'v2x:can_frame_parsed:' "$work/events.txt" | sed -n 's/.*seq = \([0-9]*\).*/\1/p' >"$work/seq_rx"
+grep 'v2x:log_row:' "$work/events.txt" | sed -n 's/.*seq = \([0-9]*\).*/\1/p' >"$work/seq_log"
+cmp -s "$work/seq_rx" "$work/seq_log" || fail "log_row sequence numbers differ from can_frame_parsed's"
+grep -q 'procname = "v2xd"' "$work/events.txt" || fail "procname context missing"
+echo "trace session: ok"
