@@ -1,0 +1,93 @@
+/*
+ * decoder.h - the compiled CAN decoder: a loaded DBC turned into a table the decode stage runs per frame.
+ *
+ * decoder_create() compiles every message of a struct dbc into precomputed extractions (one 64-bit big- or
+ * little-endian load of the data bytes, a shift and a mask per signal), scaling, validity ranges and frame gates,
+ * looked up by CAN id through a direct 2048-entry array (11-bit ids) and a small open-addressing hash (29-bit ids).
+ * Then decoder_frame() costs a lookup and a few arithmetic operations per signal, and never allocates.
+ *
+ * Signals are numbered 0 .. decoder_signal_count() - 1: the DBC's signals in file order (message by message), then
+ * the derived signals of twizy_derived.h.  Each maps to its canonical signal (signals.h) by name, or to -1.
+ *
+ * Validity (every refusal is counted in decode_result.invalid, the value is never output):
+ *   DEC_INV_RANGE      the physical value is outside the DBC's [min|max] (not checked when min == max == 0);
+ *   DEC_INV_SHORT_DLC  the frame's DLC does not cover all of the signal's bytes (never read stale bytes);
+ *   DEC_INV_GATED      the frame is gated: a signal of the message has a VAL_ entry with text "ignore" and the frame's
+ *                      raw value of that signal is such an entry (0x155 B3 = 0x94, BMS start-up/shut-down); every
+ *                      OTHER signal of the frame is refused.  When the gate signal itself cannot be read (short DLC),
+ *                      the frame's validity is unknown and the other signals are refused too.
+ * Multiplexed signals (m<n>) are decoded only when the multiplexor's raw value is n (otherwise silently absent).
+ * RTR frames carry no data: known_id is set, nothing is decoded.  Error frames (CAN_ERR_FLAG) are not known ids.
+ *
+ * Threads: one decoder belongs to one thread (the decode stage); decoder_frame/decoder_tick mutate derived state.
+ * The const query functions may be called from any thread once creation is complete (the tables never change).
+ */
+#ifndef V2X_STAGES_DECODE_DECODER_H
+#define V2X_STAGES_DECODE_DECODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stages/common/record.h"
+#include "stages/decode/dbc.h"
+
+struct decoder;
+
+#define DECODE_MAX_VALUES 80
+
+struct decoded_value {
+	uint32_t sig;  /* decoder signal index */
+	double value;  /* physical value, in the signal's unit */
+};
+
+enum decode_invalid {
+	DEC_INV_RANGE,
+	DEC_INV_SHORT_DLC,
+	DEC_INV_GATED,
+	DEC_INV__COUNT
+};
+
+struct decode_result {
+	unsigned n;                          /* values in v */
+	struct decoded_value v[DECODE_MAX_VALUES];
+	unsigned invalid[DEC_INV__COUNT];    /* signal values refused, by reason */
+	bool known_id;                       /* the DBC describes the frame's id */
+};
+
+/* Compiles dbc into a new decoder.  Returns 0 and *out, -ENOMEM, or -E2BIG when one frame of a message could yield
+   more values than DECODE_MAX_VALUES leaves room for (its signals plus the derived ones).  dbc is not referenced
+   afterwards and may be freed.  Allocates; start-up only. */
+int decoder_create(struct decoder **out, const struct dbc *dbc);
+
+/* Frees d (NULL is fine). */
+void decoder_destroy(struct decoder *d);
+
+/* Returns the number of signals: DBC signals plus derived signals. */
+size_t decoder_signal_count(const struct decoder *d);
+/* Returns the name of signal sig (owned by d), or NULL when sig is out of range. */
+const char *decoder_signal_name(const struct decoder *d, size_t sig);
+/* Returns the unit of signal sig ("" when none, owned by d), or NULL when sig is out of range. */
+const char *decoder_signal_unit(const struct decoder *d, size_t sig);
+/* Returns the enum canon_sig of signal sig, or -1 (not canonical, or out of range). */
+int decoder_signal_canon(const struct decoder *d, size_t sig);
+/* Returns the signal index called name (the first one when several messages use the name), or -1. */
+long decoder_signal_find(const struct decoder *d, const char *name);
+/* Returns the text of value for enum-like signals printed as text (charge_phase), else NULL.  Static storage. */
+const char *decoder_value_text(const struct decoder *d, size_t sig, double value);
+/* Returns the DBC's VAL_ description of value for signal sig (e.g. bms_state 36 -> "ready"), or NULL.  Owned by d. */
+const char *decoder_value_label(const struct decoder *d, size_t sig, double value);
+/* Returns whether the DBC describes id (CAN_EFF_FLAG set for 29-bit ids). */
+bool decoder_knows_id(const struct decoder *d, uint32_t id);
+
+/* Decodes one frame received at t_ns (any consistent clock, used by derived signals such as bus_online): out gets
+   every valid signal of the frame, then the derived signals that this frame updated.  Returns out->n.
+   No allocation, no blocking; the decoder's thread only. */
+unsigned decoder_frame(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct decode_result *out);
+
+/* Time passing with no frame (called periodically, same clock as decoder_frame): emits bus_online = 0 once 10 s
+   passed since the last frame (or since the first tick when no frame ever came).  Returns out->n (0 or 1).
+   known_id is false.  No allocation; the decoder's thread only. */
+unsigned decoder_tick(struct decoder *d, int64_t t_ns, struct decode_result *out);
+
+#endif
