@@ -1,0 +1,351 @@
+/*
+ * v2x_proto.c - the V2 frame: CRC-16/CCITT-FALSE, COBS, frame encode/decode and payload packing.
+ *
+ * The format is documented in firmware/include/v2x_proto.h.  COBS follows the original paper: the input is cut at
+ * every zero byte and after every run of 254 non-zero bytes; each block is written as its length + 1 followed by
+ * its bytes, the zero being implied between blocks except after a full (0xFF) block.  An input that ends exactly
+ * with a full block gets no trailing 0x01 block (the common "Wikipedia" form); the decoder accepts both.
+ */
+#include "v2x_proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+uint16_t v2x_crc16(uint16_t crc, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= (uint16_t)(b[i] << 8);
+		for (int k = 0; k < 8; k++)
+			crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+	}
+	return crc;
+}
+
+int v2x_cobs_encode(const void *src, size_t n, uint8_t *dst, size_t size)
+{
+	const uint8_t *in = src;
+	size_t out = 1, code_at = 0;
+	uint8_t code = 1;
+
+	if (size < 1)
+		return -ENOBUFS;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == 0) {
+			dst[code_at] = code;
+			code = 1;
+			code_at = out++;
+			if (out > size)
+				return -ENOBUFS;
+			continue;
+		}
+		if (out >= size)
+			return -ENOBUFS;
+		dst[out++] = in[i];
+		if (++code == 0xFF) {
+			dst[code_at] = code;
+			code = 1;
+			if (i + 1 == n)
+				return (int)out; /* ends with a full block: no trailing 0x01 */
+			code_at = out++;
+			if (out > size)
+				return -ENOBUFS;
+		}
+	}
+	dst[code_at] = code;
+	return (int)out;
+}
+
+int v2x_cobs_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t size)
+{
+	size_t i = 0, out = 0;
+
+	while (i < n) {
+		uint8_t code = src[i++];
+
+		if (code == 0)
+			return -EILSEQ;
+		size_t run = (size_t)code - 1;
+		if (run > n - i)
+			return -EILSEQ;
+		if (run > size - out)
+			return -EMSGSIZE;
+		for (size_t k = 0; k < run; k++) {
+			if (src[i + k] == 0)
+				return -EILSEQ;
+			dst[out + k] = src[i + k];
+		}
+		i += run;
+		out += run;
+		if (code != 0xFF && i < n) {
+			if (out >= size)
+				return -EMSGSIZE;
+			dst[out++] = 0;
+		}
+	}
+	return (int)out;
+}
+
+static uint32_t v2x__get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t v2x__get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void v2x__put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static void v2x__put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* Whether an id with flag bits is a legal CAN identifier for v2 frames. */
+static int v2x__can_id_ok(uint32_t id)
+{
+	uint32_t raw = id & ~(V2X_CAN_EFF_FLAG | V2X_CAN_RTR_FLAG);
+
+	if (id & V2X_CAN_EFF_FLAG)
+		return raw <= 0x1FFFFFFFu;
+	return raw <= 0x7FFu;
+}
+
+int v2x_payload_check(uint8_t type, const uint8_t *payload, size_t len)
+{
+	if (type < V2X_T_FIRST || type > V2X_T_LAST)
+		return -ENOMSG;
+	if (len > V2X_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	switch ((enum v2x_type)type) {
+	case V2X_T_CAN: {
+		if (len < V2X_CAN_MIN_LEN)
+			return -EPROTO;
+		uint32_t id = v2x__get32(payload);
+		uint8_t dlc = payload[4];
+		if (!v2x__can_id_ok(id) || dlc > 8)
+			return -EPROTO;
+		size_t want = V2X_CAN_MIN_LEN + ((id & V2X_CAN_RTR_FLAG) ? 0u : dlc);
+		return len == want ? 0 : -EPROTO;
+	}
+	case V2X_T_NMEA:
+		if (len < 1 || payload[0] != '$')
+			return -EPROTO;
+		for (size_t i = 0; i < len; i++)
+			if (payload[i] < 0x20 || payload[i] > 0x7E)
+				return -EPROTO;
+		return 0;
+	case V2X_T_STATUS:
+		if (len != V2X_STATUS_LEN || payload[0] > 1 || payload[1] > 1)
+			return -EPROTO;
+		return 0;
+	case V2X_T_V2X_ITEM:
+		return len == V2X_ITEM_LEN ? 0 : -EPROTO;
+	case V2X_T_STATION:
+		if (len != V2X_STATION_LEN || payload[1] > 1 || payload[18] > 100 || payload[19] > 1)
+			return -EPROTO;
+		return 0;
+	case V2X_T_CMD:
+		return (len >= 1 && payload[0] != 0) ? 0 : -EPROTO;
+	case V2X_T_ACK:
+		return len == V2X_ACK_LEN ? 0 : -EPROTO;
+	}
+	return -ENOMSG;
+}
+
+int v2x_frame_encode(uint8_t type, uint32_t seq, uint32_t dev_time_us, const void *payload, size_t len, uint8_t *out,
+		     size_t size)
+{
+	uint8_t raw[V2X_FRAME_MAX];
+	int rc = v2x_payload_check(type, payload, len);
+
+	if (rc < 0)
+		return rc;
+	raw[0] = type;
+	v2x__put32(raw + 1, seq);
+	v2x__put32(raw + 5, dev_time_us);
+	if (len)
+		memcpy(raw + V2X_HDR_LEN, payload, len);
+	uint16_t crc = v2x_crc16(0xFFFF, raw, V2X_HDR_LEN + len);
+	v2x__put16(raw + V2X_HDR_LEN + len, crc);
+	if (size < 1)
+		return -ENOBUFS;
+	rc = v2x_cobs_encode(raw, V2X_HDR_LEN + len + V2X_CRC_LEN, out, size - 1);
+	if (rc < 0)
+		return rc;
+	out[rc] = 0;
+	return rc + 1;
+}
+
+/* Length n COBS bytes decode to, or -EILSEQ; writes nothing. */
+static int v2x__cobs_len(const uint8_t *src, size_t n)
+{
+	size_t i = 0, out = 0;
+
+	while (i < n) {
+		uint8_t code = src[i++];
+
+		if (code == 0 || (size_t)code - 1 > n - i)
+			return -EILSEQ;
+		if (memchr(src + i, 0, (size_t)code - 1))
+			return -EILSEQ;
+		i += (size_t)code - 1;
+		out += (size_t)code - 1;
+		if (code != 0xFF && i < n)
+			out++;
+	}
+	return out > (size_t)0x7FFFFFFF ? -EILSEQ : (int)out;
+}
+
+int v2x_frame_decode(const uint8_t *cobs, size_t n, struct v2x_frame *out)
+{
+	uint8_t raw[V2X_FRAME_MAX];
+	int len = v2x__cobs_len(cobs, n);
+
+	if (len < 0)
+		return len;
+	if (len < V2X_FRAME_MIN)
+		return -ENODATA;
+	if (len > V2X_FRAME_MAX)
+		return -EMSGSIZE;
+	len = v2x_cobs_decode(cobs, n, raw, sizeof(raw));
+	if (len < 0)
+		return len;
+	size_t plen = (size_t)len - V2X_FRAME_MIN;
+	uint16_t crc = v2x_crc16(0xFFFF, raw, (size_t)len - V2X_CRC_LEN);
+	if (crc != v2x__get16(raw + len - V2X_CRC_LEN))
+		return -EBADMSG;
+	int rc = v2x_payload_check(raw[0], raw + V2X_HDR_LEN, plen);
+	if (rc < 0)
+		return rc;
+	out->type = raw[0];
+	out->seq = v2x__get32(raw + 1);
+	out->dev_time_us = v2x__get32(raw + 5);
+	out->len = (uint16_t)plen;
+	memcpy(out->payload, raw + V2X_HDR_LEN, plen);
+	return 0;
+}
+
+const char *v2x_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "ok";
+	case -EILSEQ:
+		return "bad_cobs";
+	case -ENODATA:
+		return "too_short";
+	case -EMSGSIZE:
+		return "too_long";
+	case -EBADMSG:
+		return "bad_crc";
+	case -ENOMSG:
+		return "unknown_type";
+	case -EPROTO:
+		return "bad_payload";
+	case -ENOBUFS:
+		return "no_buffer_space";
+	default:
+		return "unknown_error";
+	}
+}
+
+int v2x_can_pack(const struct v2x_can *c, uint8_t *out, size_t size)
+{
+	if (!v2x__can_id_ok(c->id) || c->dlc > 8)
+		return -EPROTO;
+	size_t n = V2X_CAN_MIN_LEN + ((c->id & V2X_CAN_RTR_FLAG) ? 0u : c->dlc);
+	if (size < n)
+		return -ENOBUFS;
+	v2x__put32(out, c->id);
+	out[4] = c->dlc;
+	memcpy(out + V2X_CAN_MIN_LEN, c->data, n - V2X_CAN_MIN_LEN);
+	return (int)n;
+}
+
+int v2x_can_unpack(const uint8_t *payload, size_t len, struct v2x_can *c)
+{
+	if (v2x_payload_check(V2X_T_CAN, payload, len) < 0)
+		return -EPROTO;
+	c->id = v2x__get32(payload);
+	c->dlc = payload[4];
+	memset(c->data, 0, sizeof(c->data));
+	memcpy(c->data, payload + V2X_CAN_MIN_LEN, len - V2X_CAN_MIN_LEN);
+	return 0;
+}
+
+int v2x_status_pack(const struct v2x_status *s, uint8_t *out, size_t size)
+{
+	if (size < V2X_STATUS_LEN)
+		return -ENOBUFS;
+	out[0] = s->can_ok ? 1 : 0;
+	out[1] = s->gps_ok ? 1 : 0;
+	out[2] = s->sats;
+	v2x__put16(out + 3, s->hdop_centi);
+	v2x__put32(out + 5, s->can_overruns);
+	v2x__put32(out + 9, s->tx_dropped);
+	v2x__put32(out + 13, s->can_bus_errors);
+	v2x__put32(out + 17, s->uptime_ms);
+	return V2X_STATUS_LEN;
+}
+
+int v2x_status_unpack(const uint8_t *payload, size_t len, struct v2x_status *s)
+{
+	if (v2x_payload_check(V2X_T_STATUS, payload, len) < 0)
+		return -EPROTO;
+	s->can_ok = payload[0];
+	s->gps_ok = payload[1];
+	s->sats = payload[2];
+	s->hdop_centi = v2x__get16(payload + 3);
+	s->can_overruns = v2x__get32(payload + 5);
+	s->tx_dropped = v2x__get32(payload + 9);
+	s->can_bus_errors = v2x__get32(payload + 13);
+	s->uptime_ms = v2x__get32(payload + 17);
+	return 0;
+}
+
+int v2x_station_pack(const struct v2x_station *s, uint8_t *out, size_t size)
+{
+	if (size < V2X_STATION_LEN)
+		return -ENOBUFS;
+	out[0] = s->slot;
+	out[1] = s->status ? 1 : 0;
+	v2x__put16(out + 2, s->voltage_dv);
+	v2x__put32(out + 4, s->current_ma);
+	v2x__put32(out + 8, s->power_dw);
+	v2x__put32(out + 12, s->energy_wh);
+	v2x__put16(out + 16, s->freq_dhz);
+	out[18] = s->pf_centi > 100 ? 100 : s->pf_centi;
+	out[19] = s->alarm ? 1 : 0;
+	v2x__put32(out + 20, (uint32_t)s->lat_e7);
+	v2x__put32(out + 24, (uint32_t)s->lon_e7);
+	return V2X_STATION_LEN;
+}
+
+int v2x_station_unpack(const uint8_t *payload, size_t len, struct v2x_station *s)
+{
+	if (v2x_payload_check(V2X_T_STATION, payload, len) < 0)
+		return -EPROTO;
+	s->slot = payload[0];
+	s->status = payload[1];
+	s->voltage_dv = v2x__get16(payload + 2);
+	s->current_ma = v2x__get32(payload + 4);
+	s->power_dw = v2x__get32(payload + 8);
+	s->energy_wh = v2x__get32(payload + 12);
+	s->freq_dhz = v2x__get16(payload + 16);
+	s->pf_centi = payload[18];
+	s->alarm = payload[19];
+	s->lat_e7 = (int32_t)v2x__get32(payload + 20);
+	s->lon_e7 = (int32_t)v2x__get32(payload + 24);
+	return 0;
+}
