@@ -78,7 +78,7 @@ void csv_gps_suffix_init(struct csv_gps_suffix *s);
 
 /*
  * Makes s describe fix (NULL = no fix yet), reformatting only when a field the can_data row shows changed.
- * Returns 1 when the text changed, 0 when not.  About 5 ns when unchanged, under 200 ns when it reformats.
+ * Returns 1 when the text changed, 0 when not.  Cheap when unchanged (a compare of 34 bytes); no printf.
  */
 int csv_gps_suffix_update(struct csv_gps_suffix *s, const struct gps_fix *fix);
 
