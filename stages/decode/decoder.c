@@ -405,6 +405,8 @@ static inline double decoder__physical(const struct dec_sig *s, uint64_t raw)
 static void decoder__message(const struct decoder *d, const struct dec_msg *m, const struct can_frame_data *f,
 			     struct decode_result *out, struct twz_inputs *in)
 {
+	if (m->n == 0)
+		return; /* a message without signals (d->sigs may even be NULL) */
 	unsigned dlc = f->dlc > 8 ? 8 : f->dlc;
 	uint64_t word;
 	memcpy(&word, f->data, sizeof word);

@@ -55,8 +55,9 @@ struct decode_result {
 	bool known_id;                       /* the DBC describes the frame's id */
 };
 
-/* Compiles dbc into a new decoder.  Returns 0 and *out, -ENOMEM, or -E2BIG when one frame of a message could yield
-   more values than DECODE_MAX_VALUES leaves room for (its signals plus the derived ones).  dbc is not referenced
+/* Compiles dbc into a new decoder.  Returns 0 and *out, -ENOMEM, -E2BIG when one frame of a message could yield
+   more values than DECODE_MAX_VALUES leaves room for (its signals plus the derived ones), or -EINVAL when two
+   signals of one message have "ignore" VAL_ entries (an ambiguous gate).  dbc is not referenced
    afterwards and may be freed.  Allocates; start-up only. */
 int decoder_create(struct decoder **out, const struct dbc *dbc);
 

@@ -455,6 +455,20 @@ static void test_load_file(void **state)
 	dbc_fini(&db);
 }
 
+/* Regression (fuzz_dbc): a message without signals made the decoder index a NULL signal table. */
+static void test_message_without_signals(void **state)
+{
+	struct decoder *d = compile("BO_ 7 EMPTY: 8 N\nBO_ 8 ONE: 1 N\n SG_ s : 0|8@1+ (1,0) [0|0] \"\" N\n", NULL);
+	const struct decode_result *r = DECODE(d, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8);
+	assert_true(r->known_id);
+	assert_int_equal(r->n, 1); /* bus_online */
+	decoder_destroy(d);
+	d = compile("BO_ 7 EMPTY: 0 N\n", NULL);
+	r = DECODE(d, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	assert_true(r->known_id);
+	decoder_destroy(d);
+}
+
 static void test_too_many_values_per_frame(void **state)
 {
 	char text[8192];
@@ -482,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_bit_numbering_every_start_and_length),
 		cmocka_unit_test(test_malformed_files),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_message_without_signals),
 		cmocka_unit_test(test_too_many_values_per_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
