@@ -37,7 +37,7 @@
  * 00 73.  Decoded (24 bytes):
  *   01 | 01 00 00 00 | 40 42 0F 00 | 55 01 00 00 08 01 97 CE 54 9B 38 00 73 | EF 70     (crc 0x70EF)
  * On the wire (25 bytes COBS + delimiter):
- *   02 01 01 01 01 04 40 42 0F 03 55 01 01 08 08 01 97 CE 54 9B 38 04 73 EF 70 00
+ *   03 01 01 01 01 04 40 42 0F 03 55 01 01 08 08 01 97 CE 54 9B 38 04 73 EF 70 00
  *
  * Worked example 2: a status frame, seq 10, dev_time_us 0x12345678, can_ok 1, gps_ok 0, sats 0, HDOP 99.90
  * (hdop_centi 9990 = 0x2706), all counters 0, uptime 5000 ms.  Decoded (32 bytes):

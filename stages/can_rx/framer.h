@@ -37,9 +37,12 @@
  *   Detected V2: only 0x00 delimits (frames may contain 0x0A).  A run of more than FRAMER_MAX_LINE bytes without a
  *     0x00 (a legacy firmware again) is rejected RX_REJ_OVERLONG and the framer falls back to AUTO, discarding up to
  *     the next LF or 0x00.
- *   What detection loses: nothing that is valid.  Before the first valid unit, every unit is rejected (or, if it is
- *   the tail of a line, rejected as what it is); at a TEXT->V2 switch, the partial line before the first frame; at
- *   a V2->AUTO fall-back, the FRAMER_MAX_LINE + 1 bytes of the over-long run and the rest of that line.
+ *   What detection loses: never a unit after the first valid one of the new kind.  Before it, in AUTO and in
+ *   detected TEXT, LF still delimits, so a v2 frame holding a 0x0A byte is cut there and lost (rejected as the
+ *   pieces it becomes), and so is a frame glued to the unterminated text line before it; the first frame without
+ *   0x0A that starts after a 0x00 or LF is accepted and switches to V2.  (A frame has a 0x0A byte with probability
+ *   about len/256, so this is typically zero or one frame.)  Going back from V2: the FRAMER_MAX_LINE bytes of the
+ *   over-long run and the rest of the line they end in.
  *
  * Threads: one framer per input stream, used by one thread at a time; nothing is shared.  No call blocks or
  * allocates; emit is called synchronously from framer_feed()/framer_finish().
