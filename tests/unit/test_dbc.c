@@ -67,7 +67,7 @@ static bool value_of(struct decoder *d, const struct decode_result *r, const cha
 
 static void expect(struct decoder *d, const struct decode_result *r, const char *name, double want)
 {
-	double got = NAN;
+	double got = 0;
 	if (!value_of(d, r, name, &got))
 		fail_msg("%s missing", name);
 	if (got != want)
