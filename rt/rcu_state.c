@@ -17,6 +17,7 @@
 #include "rt/rcu_state.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,8 +107,12 @@ void rcu_pub_fini(struct rcu_pub *p)
 		return;
 	/* Every callback queued so far has run: no object is referenced by the worker any more. */
 	rcu_barrier();
+	/* call_rcu_data_free() stops the worker but does not join it, and it was created joinable: join it here so
+	 * its stack is released (the thread has set STOPPED and only unregisters and returns after that). */
+	pthread_t worker = get_call_rcu_thread(p->crdp);
 	call_rcu_data_free(p->crdp);
 	p->crdp = NULL;
+	pthread_join(worker, NULL);
 	ring_fini(&p->free_ring);
 	free(p->pool);
 	p->pool = NULL;

@@ -18,6 +18,9 @@
  * high_water is exact when the ring fills (it then reads the capacity) and otherwise sampled: the producer records
  * the fill level each time it reloads tail, which it does only when its cached view runs out of free slots.
  *
+ * struct ring is cache-line aligned: place it statically, on the stack, or in aligned_alloc(RT_CACHE_LINE, ...)
+ * memory (malloc/calloc only guarantee 16 bytes, which lets the index lines share a line with their neighbours).
+ *
  * Synchronization table:
  *   ring_push*, ring_close            producer thread only (one)
  *   ring_pop*, ring_peek, ring_wait   consumer thread only (one)
