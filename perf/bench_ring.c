@@ -246,6 +246,8 @@ static void bench_teardown(struct bench *b)
 }
 
 /* One run: returns messages per second, or a negative value on a failed check. */
+static int bench_prio; /* --fifo: SCHED_FIFO priority for both threads, 0 = SCHED_OTHER */
+
 static double run_one(enum kind kind, uint64_t count, bool paced, struct rt_hist *lat)
 {
 	/* Cache-line aligned, as struct ring and struct rt_waiter require (calloc only guarantees 16 bytes). */
@@ -267,6 +269,10 @@ static double run_one(enum kind kind, uint64_t count, bool paced, struct rt_hist
 	rt_thread_conf_init(&cc, "bench-cons");
 	CPU_SET(0, &pc.cpus);
 	CPU_SET(1, &cc.cpus);
+	if (bench_prio) {
+		pc.policy = cc.policy = SCHED_FIFO;
+		pc.priority = cc.priority = bench_prio;
+	}
 	struct rt_thread pt, ct;
 	if (rt_thread_start(&ct, &cc, consumer, b) != 0 || rt_thread_start(&pt, &pc, producer, b) != 0) {
 		fprintf(stderr, "bench_ring: cannot start threads\n");
@@ -277,6 +283,8 @@ static double run_one(enum kind kind, uint64_t count, bool paced, struct rt_hist
 	atomic_store_explicit(&b->go, 1, memory_order_release);
 	rt_thread_join(&pt);
 	rt_thread_join(&ct);
+	if (bench_prio && (pt.fell_back || ct.fell_back))
+		bench_prio = 0; /* rt_thread_start warned once; report what really ran */
 	double mps = (double)count / ((double)(b->t_end - b->t_start) / 1e9);
 	if (b->received != count || b->errors != 0) {
 		fprintf(stderr, "bench_ring: %s: FAILED: received %" PRIu64 " of %" PRIu64 ", %" PRIu64 " out of order\n",
@@ -296,10 +304,12 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_ring [--count N] [--paced N] [--short]\n"
+	fprintf(stderr, "usage: bench_ring [--count N] [--paced N] [--short] [--fifo PRIO]\n"
 			"  --count N  messages per throughput run (default 10000000; 3 runs per queue)\n"
 			"  --paced N  messages in the paced latency run (default 200000, one every 5 us)\n"
-			"  --short    quick tier: --count 1000000 --paced 20000\n");
+			"  --short    quick tier: --count 1000000 --paced 20000\n"
+			"  --fifo P   run both threads SCHED_FIFO priority P and mlockall (needs privilege; on a machine\n"
+			"             with only two CPUs this stalls everything else while it runs)\n");
 }
 
 int main(int argc, char **argv)
@@ -313,11 +323,19 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--short") == 0) {
 			count = 1000000;
 			paced = 20000;
+		} else if (strcmp(argv[i], "--fifo") == 0 && i + 1 < argc) {
+			bench_prio = atoi(argv[++i]);
+			if (bench_prio < 1 || bench_prio > 99) {
+				usage();
+				return 2;
+			}
 		} else {
 			usage();
 			return 2;
 		}
 	}
+	if (bench_prio)
+		rt_mlockall();
 	if (count == 0 || paced == 0) {
 		usage();
 		return 2;
@@ -325,8 +343,8 @@ int main(int argc, char **argv)
 
 	double med[K_COUNT];
 	struct rt_hist_summary lat[K_COUNT];
-	printf("bench_ring: %" PRIu64 " x %d-byte messages, bound %d, producer CPU 0, consumer CPU 1, %d runs\n", count,
-	       REC_SIZE, BOUND, RUNS);
+	printf("bench_ring: %" PRIu64 " x %d-byte messages, bound %d, producer CPU 0, consumer CPU 1, %d runs, %s\n",
+	       count, REC_SIZE, BOUND, RUNS, bench_prio ? "SCHED_FIFO" : "SCHED_OTHER");
 	for (int k = 0; k < K_COUNT; k++) {
 		double mps[RUNS];
 		for (int r = 0; r < RUNS; r++) {
@@ -356,6 +374,8 @@ int main(int argc, char **argv)
 		       lat[k].max, lat[k].overflow);
 	}
 
+	if (bench_prio == 0)
+		printf("scheduling: SCHED_OTHER (shared CPUs: latency tails include preemption by other processes)\n");
 	struct utsname u;
 	if (uname(&u) != 0) {
 		strcpy(u.machine, "unknown");
