@@ -16,10 +16,17 @@ enum rt_log_level {
 	RT_LOG_DEBUG = 3,
 };
 
-/* Sets the program name shown in front of every line (kept, not copied) and the most verbose level printed. */
+/*
+ * Sets the program name shown in front of every line (kept, not copied) and the most verbose level printed.
+ * Until called: "v2x" and RT_LOG_INFO.  Any thread (the settings are atomics).
+ */
 void rt_log_setup(const char *progname, enum rt_log_level level);
 
-/* Logs one line at level (a trailing newline is added).  Not from real-time stage threads. */
+/*
+ * Logs one line at level (a trailing newline is added; lines longer than 1023 bytes are cut and end in "...").
+ * Formats on the stack, no allocation; one write(2) to stderr, which may block.  errno is preserved (%m works).
+ * Not from real-time stage threads (an assertion in builds without NDEBUG).
+ */
 void rt_log(enum rt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rt_vlog(enum rt_log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
