@@ -86,13 +86,21 @@ int test_pty_write_all(struct test_pty *p, const void *buf, size_t n)
 int test_pty_wait_drained(struct test_pty *p, int timeout_ms)
 {
 	int64_t end = test_now_ms() + timeout_ms;
+	int empty_seen = 0;
 
+	/* FIONREAD counts the line discipline's buffer, not bytes the pty is still moving into it: wait until it has
+	 * read empty three times over 100 ms. */
 	for (;;) {
 		int pending = 0;
 		if (ioctl(p->slave, FIONREAD, &pending) < 0)
 			return -errno;
-		if (pending == 0)
+		empty_seen = pending == 0 ? empty_seen + 1 : 0;
+		if (empty_seen >= 3)
 			return 0;
+		if (pending == 0) {
+			test_sleep_ms(50);
+			continue;
+		}
 		if (test_now_ms() > end)
 			return -ETIMEDOUT;
 		test_sleep_ms(5);

@@ -68,10 +68,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Give the reader time to open the device before the first line. */
-	test_sleep_ms(300);
+	test_sleep_ms(getenv("PTY_FEED_DELAY_MS") ? atoi(getenv("PTY_FEED_DELAY_MS")) : 300);
 	int64_t t0 = test_now_ms();
 	char buf[512], *line = NULL;
-	size_t cap = 0;
+	size_t cap = 0, chunk_len = 0;
+	static char chunk[1 << 16];
 	unsigned long i = 0;
 	for (;; i++) {
 		size_t n;
@@ -85,11 +86,19 @@ int main(int argc, char **argv)
 				break;
 			n = gen_line(buf, sizeof(buf), i);
 		}
-		if (test_pty_write_all(&p, in ? line : buf, n) < 0) {
-			fprintf(stderr, "pty_feed: write failed after %lu lines\n", i);
-			test_pty_close(&p);
-			return 1;
+		if (rate == 0 && n < sizeof(chunk)) {
+			/* unpaced: gather lines into large writes */
+			if (chunk_len + n > sizeof(chunk)) {
+				if (test_pty_write_all(&p, chunk, chunk_len) < 0)
+					goto write_failed;
+				chunk_len = 0;
+			}
+			memcpy(chunk + chunk_len, in ? line : buf, n);
+			chunk_len += n;
+			continue;
 		}
+		if (test_pty_write_all(&p, in ? line : buf, n) < 0)
+			goto write_failed;
 		if (rate > 0) {
 			int64_t due = t0 + (int64_t)((double)(i + 1) * 1000.0 / rate);
 			int64_t now = test_now_ms();
@@ -97,6 +106,8 @@ int main(int argc, char **argv)
 				test_sleep_ms((int)(due - now));
 		}
 	}
+	if (chunk_len && test_pty_write_all(&p, chunk, chunk_len) < 0)
+		goto write_failed;
 	free(line);
 	if (in)
 		fclose(in);
@@ -106,4 +117,8 @@ int main(int argc, char **argv)
 	test_pty_close(&p);
 	fprintf(stderr, "pty_feed: %lu lines written\n", i);
 	return 0;
+write_failed:
+	fprintf(stderr, "pty_feed: write failed after %lu lines\n", i);
+	test_pty_close(&p);
+	return 1;
 }

@@ -1,0 +1,83 @@
+/*
+ * can_rx.h - the receive stage: bytes from ESP32(1)'s serial port become timestamped records in a ring.
+ *
+ * The thread blocks in poll() on the device and on a wake-up eventfd.  Each read is stamped with CLOCK_MONOTONIC
+ * and CLOCK_REALTIME, framed (stages/can_rx/framer.h: legacy text lines, NMEA, candump lines or v2 frames, detected
+ * automatically), and every accepted record gets the link's next sequence number and is pushed into the output
+ * ring in batches.  Rejected units are counted per reason and traced (can_frame_rejected).
+ *
+ * The device may go away (USB unplug, the far end of a pseudo-terminal closing): the stage closes it, retries
+ * opening every reopen_ns without spinning, and resumes; silence on the line is normal.  A full output ring is
+ * waited on for at most full_wait_ns (back-pressure onto the device), then the batch is dropped and counted.
+ * On stop it pushes what it holds, closes the output ring and returns.
+ */
+#ifndef V2X_STAGES_CAN_RX_CAN_RX_H
+#define V2X_STAGES_CAN_RX_CAN_RX_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "rt/counters.h"
+#include "rt/histogram.h"
+#include "rt/ring.h"
+#include "rt/shutdown.h"
+#include "stages/can_rx/framer.h"
+#include "stages/common/record.h"
+
+#define CAN_RX_BATCH 64
+#define CAN_RX_READ_SIZE 65536
+
+/* Drop reasons: the framer's reject reasons, then ring_full. */
+#define CAN_RX_DROP_RING_FULL RX_REJ__COUNT
+
+struct can_rx_conf {
+	const char *dev_path;
+	unsigned baud;
+	uint32_t link;
+	enum framer_mode mode;
+	uint64_t reopen_ns;     /* retry period while the device is absent (default 500 ms) */
+	uint64_t full_wait_ns;  /* how long a full ring may hold the stage back before dropping (default 100 ms) */
+};
+
+struct can_rx {
+	struct can_rx_conf conf;
+	struct ring *out;
+	struct rt_stop *stop;
+	int fd;
+	int wake_fd;                 /* eventfd: can_rx_wake() */
+	struct framer framer;
+	uint64_t seq;
+	uint64_t read_mono_ns;       /* stamps of the read being framed */
+	int64_t read_real_ns;
+	struct rx_record batch[CAN_RX_BATCH];
+	unsigned batch_n;
+	unsigned char *rbuf;         /* CAN_RX_READ_SIZE bytes */
+	struct rt_counters ctr;      /* in = records accepted, out = records pushed, dropped by reason */
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t reads;
+	_Atomic uint64_t opens;      /* successful opens */
+	_Atomic uint64_t open_failures;
+	_Atomic uint64_t hangups;    /* device lost */
+	_Atomic int link_up;
+	_Atomic int last_errno;      /* of the last failed open or read */
+};
+
+/* Fills conf with defaults for dev_path (115200 baud, link 0, auto framing). */
+void can_rx_conf_init(struct can_rx_conf *conf, const char *dev_path);
+
+/* Prepares s (caller-owned) before the thread starts: allocates and touches its buffers.  Returns 0 or -errno. */
+int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *out, struct rt_stop *stop);
+
+/* Frees what can_rx_init allocated (after the thread was joined). */
+void can_rx_fini(struct can_rx *s);
+
+/* The thread body (arg: struct can_rx *).  Returns NULL. */
+void *can_rx_thread(void *arg);
+
+/* Wakes the thread out of poll() (after rt_stop_request).  Any thread; async-signal-safe. */
+void can_rx_wake(struct can_rx *s);
+
+/* Returns the name of drop reason i of the stage's counters. */
+const char *can_rx_drop_name(unsigned i);
+
+#endif

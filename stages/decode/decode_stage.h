@@ -1,0 +1,63 @@
+/*
+ * decode_stage.h - the decode stage: records from can_rx become signals and the published vehicle state.
+ *
+ * The thread takes records from its input ring in place (ring_peek), decodes CAN frames with the compiled DBC
+ * (stages/decode/decoder.h), applies signals, GPS fixes and status to its live struct vstate, forwards every record
+ * unchanged to the logging stage's ring, and publishes the vehicle state through RCU (rt/rcu_state.h) after each
+ * batch, at most once per publish_ns.  Readers of the state never block it.  On shutdown it drains its input ring,
+ * publishes a last time and closes its output ring.  Real-time thread: counts and traces, never logs.
+ */
+#ifndef V2X_STAGES_DECODE_DECODE_STAGE_H
+#define V2X_STAGES_DECODE_DECODE_STAGE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "rt/counters.h"
+#include "rt/histogram.h"
+#include "rt/rcu_state.h"
+#include "rt/ring.h"
+#include "rt/wait.h"
+#include "stages/common/vstate.h"
+#include "stages/decode/decoder.h"
+
+enum decode_drop {
+	DECODE_DROP_RING_FULL = 0, /* the log ring stayed full: record not forwarded */
+	DECODE_DROP_RANGE,         /* signal values outside the DBC's [min|max] (sentinels) */
+	DECODE_DROP_SHORT_DLC,     /* signal values beyond the frame's DLC */
+	DECODE_DROP_GATED,         /* signal values of frames the BMS marked invalid */
+	DECODE_DROP_UNKNOWN_ID,    /* frames the DBC does not describe (not an error; counted) */
+	DECODE_DROP__COUNT
+};
+
+struct decode_stage {
+	struct ring *in;
+	struct ring *out;            /* to log (may be NULL in tests) */
+	struct rt_waiter *waiter;    /* the stage's waiter, attached to `in` */
+	struct decoder *dec;         /* not owned */
+	struct rcu_pub pub;          /* publishes struct vstate */
+	struct vstate live;
+	uint64_t publish_ns;         /* minimum time between publications (default 1 ms) */
+	uint64_t last_publish_mono_ns;
+	uint64_t tick_ns;            /* decoder_tick period (bus_online), default 100 ms */
+	uint64_t last_tick_mono_ns;
+	uint64_t full_wait_ns;
+	int dirty;
+	struct rt_counters ctr;      /* in = records, out = forwarded, dropped by enum decode_drop */
+	struct rt_hist rx_to_decoded_ns; /* CLOCK_MONOTONIC read -> signals applied, per CAN frame batch */
+};
+
+/* Prepares the stage (caller-owned st): sets up the RCU publisher.  Returns 0 or -errno. */
+int decode_stage_init(struct decode_stage *st, struct decoder *dec, struct ring *in, struct rt_waiter *waiter,
+		      struct ring *out);
+
+/* Releases the publisher (after the thread was joined and every reader stopped). */
+void decode_stage_fini(struct decode_stage *st);
+
+/* The thread body (arg: struct decode_stage *).  Registers itself with RCU.  Returns NULL. */
+void *decode_stage_thread(void *arg);
+
+/* Applies one record to the live state (used by the thread and by tests; no publication). */
+void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec);
+
+#endif

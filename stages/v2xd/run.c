@@ -1,0 +1,290 @@
+/*
+ * run.c - assembles and runs the vehicle pipeline (see main.c): rings, stages, threads, control loop, shutdown.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rt/clock.h"
+#include "rt/log.h"
+#include "rt/ring.h"
+#include "rt/shutdown.h"
+#include "rt/thread.h"
+#include "stages/can_rx/can_rx.h"
+#include "stages/can_rx/tty.h"
+#include "stages/common/builtin_dbc.h"
+#include "stages/decode/dbc.h"
+#include "stages/decode/decode_stage.h"
+#include "stages/decode/decoder.h"
+#include "stages/log/log_stage.h"
+#include "stages/v2xd/v2xd.h"
+
+void v2xd_conf_init(struct v2xd_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->baud = 115200;
+	c->framing = FRAMER_AUTO;
+	c->out_dir = ".";
+	c->flush_ns = 100 * RT_NS_PER_MS;
+	c->fsync_ns = 1000 * RT_NS_PER_MS;
+	c->snapshot_ns = 4 * RT_NS_PER_SEC;
+	c->snapshot_rows = 1000;
+	c->merged_ns = 1 * RT_NS_PER_SEC;
+	c->ifname = "can0";
+	c->policy = SCHED_OTHER;
+	c->prio = 80;
+	CPU_ZERO(&c->cpu_rx);
+	CPU_ZERO(&c->cpu_decode);
+	CPU_ZERO(&c->cpu_log);
+	CPU_ZERO(&c->cpu_house);
+	c->wait_mode = RT_WAIT_HYBRID;
+	c->spin_ns = 50 * RT_NS_PER_US;
+	c->ring_records = 65536;
+	c->status_ns = 10 * RT_NS_PER_SEC;
+	c->log_level = RT_LOG_INFO;
+}
+
+int v2xd_baud_supported(unsigned baud)
+{
+	return baud == 115200 || baud == 230400 || baud == 460800 || baud == 921600 || baud == 2000000;
+}
+
+int v2xd_framing_parse(const char *s, enum framer_mode *out)
+{
+	if (strcmp(s, "auto") == 0)
+		*out = FRAMER_AUTO;
+	else if (strcmp(s, "text") == 0)
+		*out = FRAMER_TEXT;
+	else if (strcmp(s, "v2") == 0)
+		*out = FRAMER_V2;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int v2xd_load_decoder(const char *path, struct decoder **out)
+{
+	struct dbc dbc;
+	struct dbc_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if (path)
+		rc = dbc_load(&dbc, path, &err);
+	else
+		rc = dbc_parse(&dbc, twizy_dbc_text, twizy_dbc_len, &err);
+	if (rc < 0) {
+		rt_err("%s: %s", path ? path : "built-in twizy.dbc", err.msg[0] ? err.msg : strerror(-rc));
+		return rc;
+	}
+	rc = decoder_create(out, &dbc);
+	dbc_fini(&dbc);
+	if (rc < 0)
+		rt_err("cannot compile the DBC: %s", strerror(-rc));
+	return rc;
+}
+
+struct pipeline {
+	struct ring rx_ring, log_ring;
+	struct rt_waiter decode_waiter, log_waiter;
+	struct can_rx rx;
+	struct decode_stage dec;
+	struct log_stage log;
+	struct rt_stop stop;
+	struct rt_thread t_rx, t_dec, t_log;
+	struct decoder *decoder;
+	uint64_t start_mono_ns;
+	uint64_t last_status_mono_ns;
+	uint64_t last_frames;
+};
+
+static void thread_conf(struct rt_thread_conf *tc, const char *name, const struct v2xd_conf *c, const cpu_set_t *cpus,
+			int prio_offset)
+{
+	rt_thread_conf_init(tc, name);
+	tc->cpus = *cpus;
+	tc->policy = c->policy;
+	tc->priority = c->policy == SCHED_OTHER ? 0 : c->prio - prio_offset;
+}
+
+static void status_line(struct pipeline *p, const struct v2xd_conf *c, uint64_t now, int final)
+{
+	uint64_t frames = rt_counter_get(&p->dec.ctr.in);
+	double secs = (double)(now - p->last_status_mono_ns) / 1e9;
+	double rate = secs > 0 ? (double)(frames - p->last_frames) / secs : 0;
+	struct log_stage_status ls;
+	const struct vstate *vs = &p->dec.live; /* read-only summary; the exact values come from the files */
+	char gps[96];
+
+	(void)vs;
+	log_stage_get_status(&p->log, &ls);
+	if (ls.have_fix)
+		snprintf(gps, sizeof(gps), "%s %.6f,%.6f sats %u", ls.fix_valid ? "fix" : "no-fix", ls.lat_deg,
+			 ls.lon_deg, ls.sats);
+	else
+		snprintf(gps, sizeof(gps), "none");
+	rt_info("%s: up %llus, link %s, %llu bytes, %llu records (%.0f/s), rejected %llu, dropped %llu, gps %s, disk %s, "
+		"rows lost: can_data=%llu candump=%llu gps_data=%llu merged=%llu",
+		final ? "final" : "status", (unsigned long long)((now - p->start_mono_ns) / RT_NS_PER_SEC),
+		atomic_load(&p->rx.link_up) ? "up" : "down", (unsigned long long)rt_counter_get(&p->rx.bytes),
+		(unsigned long long)frames, rate,
+		(unsigned long long)(rt_counters_dropped_total(&p->rx.ctr) -
+				     rt_counter_get(&p->rx.ctr.dropped[CAN_RX_DROP_RING_FULL])),
+		(unsigned long long)(rt_counter_get(&p->rx.ctr.dropped[CAN_RX_DROP_RING_FULL]) +
+				     rt_counter_get(&p->dec.ctr.dropped[DECODE_DROP_RING_FULL])),
+		gps, ls.disk_error ? "ERROR" : "ok", (unsigned long long)ls.rows_lost_can,
+		(unsigned long long)ls.rows_lost_candump, (unsigned long long)ls.rows_lost_gps,
+		(unsigned long long)ls.rows_lost_merged);
+	p->last_status_mono_ns = now;
+	p->last_frames = frames;
+	(void)c;
+}
+
+/* Reports problems the real-time threads only counted: once per episode. */
+static void report_episodes(struct pipeline *p)
+{
+	static int link_was_up = -1;
+	int up = atomic_load(&p->rx.link_up);
+
+	if (up != link_was_up) {
+		if (up)
+			rt_info("%s: open", p->rx.conf.dev_path);
+		else if (link_was_up == 1 || link_was_up == -1)
+			rt_warn("%s: not available (%s); retrying every %llu ms", p->rx.conf.dev_path,
+				strerror(atomic_load(&p->rx.last_errno)),
+				(unsigned long long)(p->rx.conf.reopen_ns / RT_NS_PER_MS));
+		link_was_up = up;
+	}
+	log_stage_report(&p->log);
+}
+
+int v2xd_run(const struct v2xd_conf *c)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	struct can_rx_conf rxc;
+	struct log_stage_conf lc;
+	int sfd = -1, rc = 1, started = 0;
+
+	if (!p) {
+		rt_err("out of memory");
+		return 1;
+	}
+	sfd = rt_signals_block();
+	if (sfd < 0) {
+		rt_err("signalfd: %s", strerror(-sfd));
+		goto out;
+	}
+	if (CPU_COUNT(&c->cpu_house) > 0 && rt_pin_self(&c->cpu_house) < 0)
+		rt_warn("cannot pin the control thread to --cpu-house");
+	if (mkdir(c->out_dir, 0755) < 0 && errno != EEXIST) {
+		rt_err("cannot create output directory %s: %s", c->out_dir, strerror(errno));
+		goto out;
+	}
+	if (v2xd_load_decoder(c->dbc_path, &p->decoder) < 0)
+		goto out;
+	rt_stop_init(&p->stop);
+	rt_waiter_init(&p->decode_waiter, c->wait_mode, c->spin_ns);
+	rt_waiter_init(&p->log_waiter, c->wait_mode, c->spin_ns);
+	if (ring_init(&p->rx_ring, "can_rx->decode", sizeof(struct rx_record), c->ring_records, &p->decode_waiter) ||
+	    ring_init(&p->log_ring, "decode->log", sizeof(struct rx_record), c->ring_records, &p->log_waiter)) {
+		rt_err("cannot allocate the rings (%zu records)", c->ring_records);
+		goto out;
+	}
+	can_rx_conf_init(&rxc, c->can_dev);
+	rxc.baud = c->baud;
+	rxc.mode = c->framing;
+	if (can_rx_init(&p->rx, &rxc, &p->rx_ring, &p->stop) < 0) {
+		rt_err("cannot prepare the receive stage");
+		goto out;
+	}
+	if (decode_stage_init(&p->dec, p->decoder, &p->rx_ring, &p->decode_waiter, &p->log_ring) < 0) {
+		rt_err("cannot prepare the decode stage");
+		goto out;
+	}
+	log_stage_conf_init(&lc, c->out_dir);
+	lc.flush_ns = c->flush_ns;
+	lc.fsync_ns = c->fsync_ns;
+	lc.rotate_bytes = c->rotate_bytes;
+	lc.rotate_hourly = c->rotate_hourly;
+	lc.snapshot_ns = c->snapshot_ns;
+	lc.snapshot_rows = c->snapshot_rows;
+	lc.merged_ns = c->merged_ns;
+	lc.ifname = c->ifname;
+	lc.house_cpus = c->cpu_house;
+	lc.buffer_bytes = c->log_buffer_bytes;
+	rc = log_stage_init(&p->log, &lc, &p->log_ring, &p->log_waiter, &p->dec.pub);
+	if (rc < 0) {
+		rt_err("cannot open the output files in %s: %s", c->out_dir, strerror(-rc));
+		rc = 1;
+		goto out;
+	}
+	rc = 1;
+	if (c->mlock)
+		rt_mlockall();
+
+	struct rt_thread_conf tc;
+	thread_conf(&tc, "v2x-log", c, &c->cpu_log, 10);
+	if (rt_thread_start(&p->t_log, &tc, log_stage_thread, &p->log) < 0)
+		goto stop_none;
+	thread_conf(&tc, "v2x-decode", c, &c->cpu_decode, 5);
+	if (rt_thread_start(&p->t_dec, &tc, decode_stage_thread, &p->dec) < 0)
+		goto stop_log;
+	thread_conf(&tc, "v2x-can-rx", c, &c->cpu_rx, 0);
+	if (rt_thread_start(&p->t_rx, &tc, can_rx_thread, &p->rx) < 0)
+		goto stop_dec;
+	started = 1;
+	p->start_mono_ns = p->last_status_mono_ns = rt_mono_ns();
+	rt_info("running: %s at %u baud -> %s (stop with SIGINT or SIGTERM)", c->can_dev, c->baud, c->out_dir);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+		int pr = poll(&pfd, 1, 1000);
+		int sig = 0;
+
+		if (pr > 0)
+			sig = rt_signals_read(sfd);
+		if (sig == SIGINT || sig == SIGTERM) {
+			rt_info("%s: stopping: draining the pipeline", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			break;
+		}
+		report_episodes(p);
+		uint64_t now = rt_mono_ns();
+		if (c->status_ns && now - p->last_status_mono_ns >= c->status_ns)
+			status_line(p, c, now, 0);
+	}
+	rc = 0;
+
+	/* Front to back: the receiver stops and closes its ring; each stage drains its input, then closes its output. */
+	rt_stop_request(&p->stop);
+	can_rx_wake(&p->rx);
+	rt_thread_join(&p->t_rx);
+stop_dec:
+	if (!started)
+		ring_close(&p->rx_ring);
+	rt_thread_join(&p->t_dec);
+stop_log:
+	if (!started)
+		ring_close(&p->log_ring);
+	rt_thread_join(&p->t_log);
+stop_none:
+	/* Rows lost to a full disk were reported and counted; an orderly stop still exits 0. */
+	(void)log_stage_fini(&p->log);
+	report_episodes(p);
+	if (started)
+		status_line(p, c, rt_mono_ns(), 1);
+	decode_stage_fini(&p->dec);
+	can_rx_fini(&p->rx);
+out:
+	ring_fini(&p->rx_ring);
+	ring_fini(&p->log_ring);
+	if (p->decoder)
+		decoder_destroy(p->decoder);
+	if (sfd >= 0)
+		close(sfd);
+	free(p);
+	return rc;
+}
