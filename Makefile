@@ -195,7 +195,7 @@ check: deps
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread TRACE=0 CFLAGS='-O1 -g' \
 	  $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
-	$(Q)TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 BUILD=build/tsan \
+	$(Q)TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp BUILD=build/tsan \
 	  tests/run $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
 
 bench: $(BENCH_BINS) $(TOOL_BINS) $(PROG_BINS)
@@ -206,10 +206,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-CC $@")
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -UV2X_TRACE -DV2X_TRACE=0 $(shell pkg-config --cflags liburcu liburcu-cds) -std=gnu11 -g -O1 \
-	  -fsanitize=fuzzer,address,undefined -o $@ $^ $(shell pkg-config --libs liburcu liburcu-cds) -pthread -lm -lutil
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^ $(shell pkg-config --libs liburcu liburcu-cds) -pthread -lm -lutil
 
 fuzz: $(FUZZ_BINS)
-	$(Q)for f in $(FUZZ_BINS); do \
+	$(Q)set -o pipefail; for f in $(FUZZ_BINS); do \
 	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; work=$(BUILD)/fuzz/work-$$name; \
 	  mkdir -p $$work; [ -d $$corpus ] && cp -n $$corpus/* $$work/ 2>/dev/null; \
 	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
