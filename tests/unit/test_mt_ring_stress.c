@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "rt/clock.h"
 #include "rt/ring.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -62,6 +64,20 @@ struct stress {
 	uint64_t wait_errors;
 };
 
+/*
+ * Retrying on a full ring: spin briefly, then yield.  On a loaded two-CPU machine the two threads may share one CPU,
+ * and a pure spin would burn a whole time slice per hand-off (this is a correctness test, not a benchmark).
+ */
+static void retry_pause(unsigned *spins)
+{
+	if (++*spins < 256) {
+		rt_cpu_relax();
+	} else {
+		*spins = 0;
+		sched_yield();
+	}
+}
+
 static void *producer(void *arg)
 {
 	struct stress *s = arg;
@@ -75,17 +91,19 @@ static void *producer(void *arg)
 			for (size_t i = 0; i < k; i++)
 				buf[i] = (struct rec){.seq = seq + i, .check = checksum(seq + i)};
 			size_t done = 0;
+			unsigned spins = 0;
 			while (done < k) {
 				size_t m = ring_push_batch(&s->ring, buf + done, k - done);
 				done += m;
 				if (m == 0)
-					rt_cpu_relax(); /* full: retry */
+					retry_pause(&spins); /* full: retry */
 			}
 			seq += k;
 		} else {
 			struct rec r = {.seq = seq, .check = checksum(seq)};
+			unsigned spins = 0;
 			while (!ring_push(&s->ring, &r))
-				rt_cpu_relax(); /* full: retry */
+				retry_pause(&spins); /* full: retry */
 			seq++;
 		}
 	}
@@ -122,9 +140,16 @@ static void *consumer(void *arg)
 		}
 		if (ring_is_drained(&s->ring))
 			break;
-		int rc = ring_wait(&s->ring, -1);
-		if (rc != 0)
+		if (s->waiter.mode == RT_WAIT_SPIN) {
+			/* Spin in ring_wait for at most 100 us, then let a producer sharing this CPU run. */
+			int rc = ring_wait(&s->ring, 100 * RT_NS_PER_US);
+			if (rc == -ETIMEDOUT)
+				sched_yield();
+			else if (rc != 0)
+				s->wait_errors++;
+		} else if (ring_wait(&s->ring, -1) != 0) {
 			s->wait_errors++;
+		}
 	}
 	return NULL;
 }
@@ -138,12 +163,14 @@ static void run(enum rt_wait_mode mode, bool batch)
 	rt_waiter_init(&s->waiter, mode, 20000);
 	assert_int_equal(ring_init(&s->ring, "stress", sizeof(struct rec), STRESS_CAP, &s->waiter), 0);
 	pthread_t p, c;
+	uint64_t t0 = rt_mono_ns();
 	assert_int_equal(pthread_create(&c, NULL, consumer, s), 0);
 	assert_int_equal(pthread_create(&p, NULL, producer, s), 0);
 	assert_int_equal(pthread_join(p, NULL), 0);
 	assert_int_equal(pthread_join(c, NULL), 0);
-	print_message("mode=%s batch=%d n=%llu sleeps=%llu wakes=%llu hwm=%llu\n", rt_wait_mode_name(mode), batch,
-		      (unsigned long long)s->n, (unsigned long long)atomic_load(&s->waiter.sleeps),
+	print_message("mode=%s batch=%d n=%llu %.1f s sleeps=%llu wakes=%llu hwm=%llu\n", rt_wait_mode_name(mode), batch,
+		      (unsigned long long)s->n, (double)(rt_mono_ns() - t0) / 1e9,
+		      (unsigned long long)atomic_load(&s->waiter.sleeps),
 		      (unsigned long long)atomic_load(&s->waiter.wakes),
 		      (unsigned long long)atomic_load(&s->ring.high_water));
 	assert_int_equal(s->received, s->n);
