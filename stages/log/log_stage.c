@@ -15,6 +15,8 @@
 #include "stages/log/csv_format.h"
 #include "trace/tp.h"
 
+#define LOG_TICK_NS (10 * RT_NS_PER_MS)
+
 static const char *const log_drop_names[LOG_DROP__COUNT] = {
 	[LOG_DROP_CAN_CSV] = "can_data_rows_lost",
 	[LOG_DROP_CANDUMP] = "candump_lines_lost",
@@ -227,7 +229,9 @@ static int open_file(struct log_stage *ls, struct logfile *lf, const char *base,
 	c.naming = naming;
 	c.header = header;
 	c.buf_bytes = buf;
-	c.flush_interval_ns = ls->conf.flush_ns;
+	/* The thread ticks at least every LOG_TICK_NS: flushing that much early puts every row in the file within
+	 * flush_ns of its arrival. */
+	c.flush_interval_ns = ls->conf.flush_ns > 2 * LOG_TICK_NS ? ls->conf.flush_ns - LOG_TICK_NS : ls->conf.flush_ns / 2;
 	c.fsync_interval_ns = ls->conf.fsync_ns;
 	if (rotating) {
 		c.rotate_bytes = ls->conf.rotate_bytes;
@@ -406,8 +410,8 @@ void *log_stage_thread(void *arg)
 	io_started = rt_thread_start(&ls->io_thread, &tc, io_thread, ls) == 0;
 	ls->next_snapshot_mono_ns = now + ls->conf.snapshot_ns;
 	ls->next_merged_mono_ns = now + ls->conf.merged_ns;
-	/* Wake at least every 10 ms for flushes and snapshots when no record comes. */
-	const int64_t idle_ns = 10 * RT_NS_PER_MS;
+	/* Wake at least every LOG_TICK_NS for flushes and snapshots when no record comes. */
+	const int64_t idle_ns = LOG_TICK_NS;
 
 	for (;;) {
 		size_t n;

@@ -144,6 +144,26 @@ static void status_line(struct pipeline *p, const struct v2xd_conf *c, uint64_t 
 	(void)c;
 }
 
+/* The final latency summary: receive -> decoded, -> row in the writer's buffer, -> write() returned (ns). */
+static void latency_line(struct pipeline *p)
+{
+	struct rt_hist_summary d, l, f;
+
+	rt_hist_summarize(&p->dec.rx_to_decoded_ns, &d);
+	rt_hist_summarize(&p->log.rx_to_logged_ns, &l);
+	rt_hist_summarize(&p->log.rx_to_file_ns, &f);
+	rt_info("latency ns: rx->decoded p50=%llu p99=%llu max=%llu; rx->logged n=%llu p50=%llu p99=%llu p99.9=%llu "
+		"max=%llu; rx->file p50=%llu p99=%llu max=%llu; snapshots %llu written, %llu skipped, %llu..%llu ns",
+		(unsigned long long)d.p50, (unsigned long long)d.p99, (unsigned long long)d.max,
+		(unsigned long long)l.count, (unsigned long long)l.p50, (unsigned long long)l.p99,
+		(unsigned long long)l.p999, (unsigned long long)l.max, (unsigned long long)f.p50,
+		(unsigned long long)f.p99, (unsigned long long)f.max,
+		(unsigned long long)rt_counter_get(&p->log.snapshots_written),
+		(unsigned long long)rt_counter_get(&p->log.snapshots_skipped),
+		(unsigned long long)rt_counter_get(&p->log.snapshot_min_ns),
+		(unsigned long long)rt_counter_get(&p->log.snapshot_max_ns));
+}
+
 /* Reports problems the real-time threads only counted: once per episode. */
 static void report_episodes(struct pipeline *p)
 {
@@ -274,8 +294,10 @@ stop_none:
 	/* Rows lost to a full disk were reported and counted; an orderly stop still exits 0. */
 	(void)log_stage_fini(&p->log);
 	report_episodes(p);
-	if (started)
+	if (started) {
 		status_line(p, c, rt_mono_ns(), 1);
+		latency_line(p);
+	}
 	decode_stage_fini(&p->dec);
 	can_rx_fini(&p->rx);
 out:

@@ -1,0 +1,212 @@
+/*
+ * bench_can_path - the whole vehicle CAN path, as a user runs it: v2xd on a pseudo-terminal (receive -> framing ->
+ * decode -> can_data.csv and the candump log), fed legacy SIM lines by this process.
+ *
+ *   bench_can_path [--frames N] [--paced-s S] [--short]
+ *
+ * Runs, in one invocation:
+ *   max     N frames (default 2,000,000) written as fast as the pty takes them; frames/s from the first write until
+ *           v2xd has read everything; loss = frames sent - rows in can_data.csv (and in the candump log);
+ *   paced   4,500 frames/s (a saturated 500 kbit/s bus) for S seconds (default 10), once with sleeping consumers
+ *           (--wait sleep) and once with spinning ones (--wait spin): receive-to-logged (row in the writer's buffer)
+ *           and receive-to-file (write() returned) percentiles from v2xd's own histograms, CPU use of v2xd (user +
+ *           system time over wall time) and its peak RSS.
+ * It checks its own results (row counts) and ends with one SUMMARY line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/support/testutil.h"
+
+struct run_result {
+	double frames_per_s;
+	unsigned long sent, rows_csv, rows_candump;
+	unsigned long long logged_p50, logged_p99, logged_p999, logged_max, file_p99, file_max;
+	double cpu_pct;
+	long rss_kb;
+	int ok;
+};
+
+static char v2xd_path[PATH_MAX];
+
+static size_t gen(char *buf, unsigned long i)
+{
+	static const unsigned ids[] = {0x155, 0x196, 0x19F, 0x424, 0x425, 0x554, 0x556, 0x557,
+				       0x55E, 0x55F, 0x597, 0x599, 0x59B, 0x59E, 0x5D7};
+	return (size_t)sprintf(buf, "SIM %03X 8 %02lX 97 CE 54 9B 38 %02lX 73\r\n", ids[i % 15], i & 0xFF,
+			       (i >> 8) & 0xFF);
+}
+
+static unsigned long count_lines(const char *path)
+{
+	size_t len;
+	char *t = test_read_file(path, &len);
+	unsigned long n = 0;
+	if (!t)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		n += t[i] == '\n';
+	free(t);
+	return n;
+}
+
+static unsigned long long field_after(const char *log, const char *key)
+{
+	const char *p = strstr(log, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void run(const char *wait_mode, unsigned long frames, double rate, struct run_result *res)
+{
+	char dir[256], tty[300], logp[300], pat[400];
+	struct test_pty p;
+	struct rusage ru;
+	int status;
+
+	memset(res, 0, sizeof(*res));
+	test_mkdtemp(dir, sizeof(dir), "bench");
+	snprintf(tty, sizeof(tty), "%s/tty", dir);
+	snprintf(logp, sizeof(logp), "%s/v2xd.log", dir);
+	if (test_pty_open(&p, tty) < 0)
+		return;
+	char a_can[] = "--can-dev", a_out[] = "--out", a_st[] = "--status-s", a_0[] = "0", a_wait[] = "--wait",
+	     a_ring[] = "--ring", a_rn[] = "262144", mode[16];
+	snprintf(mode, sizeof(mode), "%s", wait_mode);
+	char *argv[] = {v2xd_path, a_can, tty, a_out, dir, a_st, a_0, a_wait, mode, a_ring, a_rn, NULL};
+	pid_t pid = test_spawn(argv, logp);
+	for (int i = 0; i < 500; i++) {
+		char *l = test_read_file(logp, NULL);
+		int open = l && strstr(l, "tty: open");
+		free(l);
+		if (open)
+			break;
+		test_sleep_ms(10);
+	}
+	char *buf = malloc(1 << 20);
+	size_t fill = 0;
+	int64_t t0 = test_now_ms();
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (unsigned long i = 0; i < frames; i++) {
+		fill += gen(buf + fill, i);
+		if (rate > 0) {
+			/* paced: one line at a time at its due time */
+			test_pty_write_all(&p, buf, fill);
+			fill = 0;
+			uint64_t due_ns = (uint64_t)((double)(i + 1) * 1e9 / rate);
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			uint64_t el = (uint64_t)(now.tv_sec - start.tv_sec) * 1000000000ull + (uint64_t)now.tv_nsec -
+				      (uint64_t)start.tv_nsec;
+			if (due_ns > el + 50000) {
+				struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(due_ns - el)};
+				nanosleep(&ts, NULL);
+			}
+		} else if (fill > (1 << 20) - 128) {
+			test_pty_write_all(&p, buf, fill);
+			fill = 0;
+		}
+	}
+	if (fill)
+		test_pty_write_all(&p, buf, fill);
+	test_pty_wait_drained(&p, 120000);
+	int64_t t1 = test_now_ms();
+	free(buf);
+	kill(pid, SIGTERM);
+	wait4(pid, &status, 0, &ru);
+	test_pty_close(&p);
+	double wall_s = (double)(t1 - t0) / 1000.0;
+	res->sent = frames;
+	res->frames_per_s = (double)frames / wall_s;
+	res->cpu_pct = 100.0 * ((double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+				(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6) / wall_s;
+	res->rss_kb = ru.ru_maxrss;
+	snprintf(pat, sizeof(pat), "%s/can_data.csv", dir);
+	res->rows_csv = count_lines(pat) - 1;
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "cat %s/can_*.log | wc -l", dir);
+	FILE *f = popen(cmd, "r");
+	if (f) {
+		if (fscanf(f, "%lu", &res->rows_candump) != 1)
+			res->rows_candump = 0;
+		pclose(f);
+	}
+	char *log = test_read_file(logp, NULL);
+	if (log) {
+		const char *lat = strstr(log, "latency ns:");
+		if (lat) {
+			const char *lg = strstr(lat, "rx->logged");
+			const char *fl = strstr(lat, "rx->file");
+			res->logged_p50 = field_after(lg, "p50=");
+			res->logged_p99 = field_after(lg, "p99=");
+			res->logged_p999 = field_after(lg, "p99.9=");
+			res->logged_max = field_after(lg, "max=");
+			res->file_p99 = field_after(fl, "p99=");
+			res->file_max = field_after(fl, "max=");
+		}
+		free(log);
+	}
+	res->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && res->rows_csv == frames && res->rows_candump == frames;
+	printf("%-7s wait=%-5s frames=%lu rate=%.0f/s csv_rows=%lu candump_rows=%lu loss=%ld cpu=%.1f%% rss=%ldKiB "
+	       "rx->logged p50/p99/p99.9/max=%llu/%llu/%llu/%llu ns rx->file p99/max=%llu/%llu ns %s\n",
+	       rate > 0 ? "paced" : "max", wait_mode, frames, res->frames_per_s, res->rows_csv, res->rows_candump,
+	       (long)frames - (long)res->rows_csv, res->cpu_pct, res->rss_kb, res->logged_p50, res->logged_p99,
+	       res->logged_p999, res->logged_max, res->file_p99, res->file_max, res->ok ? "ok" : "CHECK FAILED");
+	fflush(stdout);
+	test_rmtree(dir);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long frames = 2000000;
+	double paced_s = 10;
+	int opt;
+	static const struct option opts[] = {{"frames", required_argument, NULL, 'n'},
+					     {"paced-s", required_argument, NULL, 'p'},
+					     {"short", no_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'n')
+			frames = strtoul(optarg, NULL, 10);
+		else if (opt == 'p')
+			paced_s = atof(optarg);
+		else if (opt == 's') {
+			frames = 200000;
+			paced_s = 3;
+		} else
+			return 2;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return 2;
+	self[n] = '\0';
+	snprintf(v2xd_path, sizeof(v2xd_path), "%s/v2xd", dirname(self));
+	signal(SIGPIPE, SIG_IGN);
+
+	struct run_result mx, ps, pp;
+	run("hybrid", frames, 0, &mx);
+	run("sleep", (unsigned long)(4500 * paced_s), 4500, &ps);
+	run("spin", (unsigned long)(4500 * paced_s), 4500, &pp);
+
+	struct utsname u;
+	uname(&u);
+	printf("SUMMARY max_fps=%.0f max_loss=%ld paced_fps=4500 sleep_logged_p99_ns=%llu sleep_logged_max_ns=%llu "
+	       "spin_logged_p99_ns=%llu sleep_file_max_ns=%llu paced_cpu_pct=%.2f spin_cpu_pct=%.1f peak_rss_kib=%ld "
+	       "spin_vs_sleep_p99=%.2f ok=%d machine=%s kernel=%s build=%s\n",
+	       mx.frames_per_s, (long)mx.sent - (long)mx.rows_csv, ps.logged_p99, ps.logged_max, pp.logged_p99,
+	       ps.file_max, ps.cpu_pct, pp.cpu_pct, ps.rss_kb > mx.rss_kb ? ps.rss_kb : mx.rss_kb,
+	       ps.logged_p99 ? (double)pp.logged_p99 / (double)ps.logged_p99 : 0, mx.ok && ps.ok && pp.ok, u.machine,
+	       u.release, __DATE__);
+	return mx.ok && ps.ok && pp.ok ? 0 : 1;
+}
