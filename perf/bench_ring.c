@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct wnode {
 	_Alignas(RT_CACHE_LINE) struct cds_wfcq_node node; /* aligned: adjacent nodes never share a cache line */
 	struct rec rec;
 };
+_Static_assert(offsetof(struct wnode, node) == 0, "a queue node pointer is its wnode pointer");
 
 struct bench {
 	enum kind kind;
@@ -91,7 +93,7 @@ static void send_one(struct bench *b, const struct rec *r)
 		while ((n = __cds_wfcq_dequeue_nonblocking(&b->free_head, &b->free_tail)) == NULL ||
 		       n == CDS_WFCQ_WOULDBLOCK)
 			rt_cpu_relax();
-		struct wnode *w = caa_container_of(n, struct wnode, node);
+		struct wnode *w = (struct wnode *)(void *)n; /* node is the first member */
 		w->rec = *r;
 		cds_wfcq_node_init(&w->node);
 		cds_wfcq_enqueue(&b->wq_head, &b->wq_tail, &w->node);
@@ -125,7 +127,7 @@ static void recv_one(struct bench *b, struct rec *r)
 		while ((n = __cds_wfcq_dequeue_nonblocking(&b->wq_head, &b->wq_tail)) == NULL ||
 		       n == CDS_WFCQ_WOULDBLOCK)
 			rt_cpu_relax();
-		struct wnode *w = caa_container_of(n, struct wnode, node);
+		struct wnode *w = (struct wnode *)(void *)n; /* node is the first member */
 		*r = w->rec;
 		cds_wfcq_node_init(&w->node);
 		cds_wfcq_enqueue(&b->free_head, &b->free_tail, &w->node);

@@ -17,13 +17,13 @@
 #include "rt/rcu_state.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <urcu.h>
 #include <urcu/call-rcu.h>
-#include <urcu/compiler.h>
 
 #include "rt/counters.h"
 #include "rt/log.h"
@@ -39,15 +39,21 @@ static inline struct rcu_pub_obj *rcu_pub__obj(struct rcu_pub *p, unsigned i)
 	return (struct rcu_pub_obj *)(void *)(p->pool + (size_t)i * p->stride);
 }
 
+/* container_of through void *: the objects are 64-byte aligned (pool stride), so the cast is safe. */
 static inline struct rcu_pub_obj *rcu_pub__of_data(void *data)
 {
-	return caa_container_of((unsigned char *)data, struct rcu_pub_obj, data[0]);
+	return (struct rcu_pub_obj *)(void *)((unsigned char *)data - offsetof(struct rcu_pub_obj, data));
+}
+
+static inline struct rcu_pub_obj *rcu_pub__of_head(struct rcu_head *head)
+{
+	return (struct rcu_pub_obj *)(void *)((unsigned char *)head - offsetof(struct rcu_pub_obj, head));
 }
 
 /* Runs on p's dedicated call_rcu worker, after a grace period: nobody reads the object any more. */
 static void rcu_pub__reclaim(struct rcu_head *head)
 {
-	struct rcu_pub_obj *o = caa_container_of(head, struct rcu_pub_obj, head);
+	struct rcu_pub_obj *o = rcu_pub__of_head(head);
 	/* The worker is the free ring's only producer; the ring holds pool_size pointers, so it cannot be full. */
 	bool ok = ring_push(&o->owner->free_ring, &o);
 	RT_BUG_ON(!ok);
