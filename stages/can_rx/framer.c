@@ -67,6 +67,7 @@ void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_even
 		n--;
 	framer__ev_init(ev, s, n);
 	if (n > FRAMER_MAX_LINE) {
+		ev->len = FRAMER_MAX_LINE + 1; /* the first bytes, as when the line arrives in pieces */
 		framer__reject(ev, RX_REJ_OVERLONG);
 		return;
 	}

@@ -8,7 +8,8 @@
  *
  * Units.  Text: lines ended by LF, an optional CR before it dropped.  V2: COBS frames ended by 0x00.  A unit (text
  * line without its terminator, or COBS bytes without the 0x00) may be FRAMER_MAX_LINE bytes long; a longer one is
- * rejected once with RX_REJ_OVERLONG and the rest of it, up to the next delimiter, is discarded.
+ * rejected once with RX_REJ_OVERLONG (its text: the first FRAMER_MAX_LINE + 1 bytes of a line, FRAMER_MAX_LINE of a
+ * v2 run) and the rest of it, up to the next delimiter, is discarded.
  *
  * Text lines: printable ASCII only (0x20..0x7E); a NUL byte -> RX_REJ_NUL, any other byte -> RX_REJ_BINARY.  Kinds:
  * `SIM ...`, `GPS ...`, `STATUS ...` and the banner (legacy_line.h), `$...` NMEA (nmea.h; the framer keeps the merged
