@@ -24,6 +24,9 @@
 
 #include "tests/support/testutil.h"
 
+/* Paths here are short temporary names; a truncated one would fail the test visibly. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
 /* ---- the feed: what ESP32(1) sends, and what the files must then say ---- */
 
 struct sent_frame {
@@ -101,7 +104,7 @@ static void feed_free(struct feed *f)
 /* ---- running v2xd ---- */
 
 struct daemon {
-	char dir[256], out[512], tty[300], log[300];
+	char dir[256], out[1024], tty[300], log[300];
 	struct test_pty pty;
 	pid_t pid;
 };
@@ -259,7 +262,7 @@ static void test_every_frame_logged_in_order(void **state)
 		show_log(&d);
 	assert_int_equal(rc, 0);
 
-	char path[400];
+	char path[1024];
 	size_t len;
 	char **rows;
 	snprintf(path, sizeof(path), "%s/can_data.csv", d.out);
@@ -292,7 +295,7 @@ static void test_every_frame_logged_in_order(void **state)
 	free(gps);
 
 	/* The candump log round-trips through v2xd decode to the same frames. */
-	char cmd[1200], json[400];
+	char cmd[4096], json[1024];
 	snprintf(json, sizeof(json), "%s/decoded.json", d.dir);
 	snprintf(cmd, sizeof(cmd), "%s/bin/v2xd decode --strict %s/can_*.log > %s 2>%s/decode.err", test_build_dir(),
 		 d.out, json, d.dir);
@@ -352,7 +355,7 @@ static void test_snapshot_never_stalls(void **state)
 	daemon_setup(&d, "snap", NULL);
 	daemon_start(&d, extra);
 	test_sleep_ms(300);
-	char snap[400];
+	char snap[1024];
 	snprintf(snap, sizeof(snap), "%s/can_data_snapshot.csv", d.out);
 	int64_t t0 = test_now_ms(), max_gap_feed_us = 0, prev_us = 0;
 	unsigned snap_checks = 0, snap_bad = 0;
@@ -386,7 +389,7 @@ static void test_snapshot_never_stalls(void **state)
 	assert_int_equal(snap_bad, 0);
 
 	/* the largest gap between consecutive receive timestamps vs the feed's own largest gap */
-	char path[400];
+	char path[1024];
 	size_t len;
 	char **rows;
 	snprintf(path, sizeof(path), "%s/can_data.csv", d.out);
@@ -417,7 +420,7 @@ static void test_snapshot_never_stalls(void **state)
 static void check_whole_lines(const char *dir)
 {
 	static const char *files[] = {"can_data.csv", "gps_data.csv", "can_data_snapshot.csv", NULL};
-	char path[400];
+	char path[1024];
 	size_t len;
 
 	for (int i = 0; files[i]; i++) {
@@ -455,7 +458,7 @@ static void test_sigkill_leaves_whole_lines(void **state)
 	assert_int_equal(daemon_stop(&d), 0);
 	check_whole_lines(d.out);
 	/* every row of can_data.csv has the header's 12 fields, and the header appears once */
-	char path[400];
+	char path[1024];
 	size_t len;
 	char **rows;
 	snprintf(path, sizeof(path), "%s/can_data.csv", d.out);
@@ -482,7 +485,7 @@ static void test_disk_full_counted_and_resumes(void **state)
 {
 	struct daemon d;
 	struct feed f1, f2;
-	char mnt[400], filler[450], path[500];
+	char mnt[600], filler[700], path[800];
 	(void)state;
 
 	daemon_setup(&d, "full", NULL);
