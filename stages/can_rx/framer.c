@@ -78,6 +78,7 @@ void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_even
 		ev->rec.type = REC_CAN;
 		return;
 	}
+	memset(&ev->rec.u, 0, sizeof(ev->rec.u)); /* a failed SIM parse may have written some of it */
 	if (!framer__is_text((const uint8_t *)s, n)) {
 		framer__reject(ev, memchr(s, 0, n) ? RX_REJ_NUL : RX_REJ_BINARY);
 		return;
