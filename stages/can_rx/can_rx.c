@@ -134,6 +134,19 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		flush_batch(s);
 }
 
+/* One read()'s worth of bytes: stamp, count, trace, frame, push. */
+static void consume(struct can_rx *s, size_t n)
+{
+	s->read_mono_ns = rt_mono_ns();
+	s->read_real_ns = rt_real_ns();
+	rt_count(&s->bytes, n);
+	rt_count(&s->reads, 1);
+	V2X_TP(can_bytes_read, s->conf.link, (uint32_t)n, s->read_mono_ns);
+	framer_feed(&s->framer, s->rbuf, n, on_event, s);
+	if (s->batch_n)
+		flush_batch(s);
+}
+
 static void device_close(struct can_rx *s, int err)
 {
 	if (s->fd >= 0) {
@@ -190,14 +203,7 @@ void *can_rx_thread(void *arg)
 		if (pfd[0].revents & POLLIN) {
 			ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
 			if (n > 0) {
-				s->read_mono_ns = rt_mono_ns();
-				s->read_real_ns = rt_real_ns();
-				rt_count(&s->bytes, (uint64_t)n);
-				rt_count(&s->reads, 1);
-				V2X_TP(can_bytes_read, s->conf.link, (uint32_t)n, s->read_mono_ns);
-				framer_feed(&s->framer, s->rbuf, (size_t)n, on_event, s);
-				if (s->batch_n)
-					flush_batch(s);
+				consume(s, (size_t)n);
 				continue;
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -217,14 +223,8 @@ void *can_rx_thread(void *arg)
 		ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
 		if (n <= 0)
 			break;
-		s->read_mono_ns = rt_mono_ns();
-		s->read_real_ns = rt_real_ns();
-		rt_count(&s->bytes, (uint64_t)n);
-		rt_count(&s->reads, 1);
-		framer_feed(&s->framer, s->rbuf, (size_t)n, on_event, s);
+		consume(s, (size_t)n);
 	}
-	if (s->batch_n)
-		flush_batch(s);
 	ring_close(s->out);
 	V2X_TP(stage_stop, "can_rx", rt_counter_get(&s->ctr.in), rt_counter_get(&s->ctr.out),
 	       rt_counters_dropped_total(&s->ctr));

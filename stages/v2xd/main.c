@@ -138,42 +138,42 @@ static int parse_options(int argc, char **argv, struct v2xd_conf *c)
 				return bad_value(name, optarg, "auto, text or v2");
 			break;
 		case OPT_DBC: c->dbc_path = optarg; break;
-		case OPT_OUT: c->out_dir = optarg; break;
+		case OPT_OUT: c->log.out_dir = optarg; break;
 		case OPT_FLUSH_MS:
 			if (parse_uint(optarg, 60000, &v) || v == 0)
 				return bad_value(name, optarg, "1..60000 ms");
-			c->flush_ns = v * RT_NS_PER_MS;
+			c->log.flush_ns = v * RT_NS_PER_MS;
 			break;
 		case OPT_FSYNC_MS:
 			if (parse_uint(optarg, 3600000, &v) || v == 0)
 				return bad_value(name, optarg, "1..3600000 ms");
-			c->fsync_ns = v * RT_NS_PER_MS;
+			c->log.fsync_ns = v * RT_NS_PER_MS;
 			break;
 		case OPT_ROTATE_MB:
 			if (parse_uint(optarg, 1u << 20, &v))
 				return bad_value(name, optarg, "a size in MiB (0 = never)");
-			c->rotate_bytes = v << 20;
+			c->log.rotate_bytes = v << 20;
 			break;
-		case OPT_ROTATE_HOURLY: c->rotate_hourly = 1; break;
+		case OPT_ROTATE_HOURLY: c->log.rotate_hourly = 1; break;
 		case OPT_SNAPSHOT_S:
 			if (parse_uint(optarg, 86400, &v) || v == 0)
 				return bad_value(name, optarg, "1..86400 s");
-			c->snapshot_ns = v * RT_NS_PER_SEC;
+			c->log.snapshot_ns = v * RT_NS_PER_SEC;
 			break;
 		case OPT_SNAPSHOT_ROWS:
 			if (parse_uint(optarg, 1000000, &v) || v == 0)
 				return bad_value(name, optarg, "1..1000000 rows");
-			c->snapshot_rows = (unsigned)v;
+			c->log.snapshot_rows = (unsigned)v;
 			break;
 		case OPT_MERGED_S:
 			if (parse_uint(optarg, 86400, &v) || v == 0)
 				return bad_value(name, optarg, "1..86400 s");
-			c->merged_ns = v * RT_NS_PER_SEC;
+			c->log.merged_ns = v * RT_NS_PER_SEC;
 			break;
 		case OPT_IFNAME:
 			if (!optarg[0] || strlen(optarg) > 15 || strpbrk(optarg, " #()\t"))
 				return bad_value(name, optarg, "an interface name of 1..15 characters, no spaces");
-			c->ifname = optarg;
+			c->log.ifname = optarg;
 			break;
 		case OPT_RT: c->policy = SCHED_FIFO; break;
 		case OPT_PRIO:
@@ -186,7 +186,7 @@ static int parse_options(int argc, char **argv, struct v2xd_conf *c)
 		case OPT_CPU_LOG:
 		case OPT_CPU_HOUSE: {
 			cpu_set_t *set = opt == OPT_CPU_RX ? &c->cpu_rx : opt == OPT_CPU_DECODE ? &c->cpu_decode
-					 : opt == OPT_CPU_LOG ? &c->cpu_log : &c->cpu_house;
+					 : opt == OPT_CPU_LOG ? &c->cpu_log : &c->log.house_cpus;
 			if (rt_cpuset_parse(optarg, set))
 				return bad_value(name, optarg, "a CPU list such as 1, 0-1 or 0,2-3");
 			break;
@@ -209,7 +209,7 @@ static int parse_options(int argc, char **argv, struct v2xd_conf *c)
 		case OPT_LOG_BUFFER_KB:
 			if (parse_uint(optarg, 1u << 20, &v) || v < 16)
 				return bad_value(name, optarg, "16..1048576 KiB");
-			c->log_buffer_bytes = (size_t)v << 10;
+			c->log.buffer_bytes = (size_t)v << 10;
 			break;
 		case OPT_STATUS_S:
 			if (parse_uint(optarg, 86400, &v))

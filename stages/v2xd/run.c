@@ -28,19 +28,12 @@ void v2xd_conf_init(struct v2xd_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->baud = 115200;
 	c->framing = FRAMER_AUTO;
-	c->out_dir = ".";
-	c->flush_ns = 100 * RT_NS_PER_MS;
-	c->fsync_ns = 1000 * RT_NS_PER_MS;
-	c->snapshot_ns = 4 * RT_NS_PER_SEC;
-	c->snapshot_rows = 1000;
-	c->merged_ns = 1 * RT_NS_PER_SEC;
-	c->ifname = "can0";
+	log_stage_conf_init(&c->log, ".");
 	c->policy = SCHED_OTHER;
 	c->prio = 80;
 	CPU_ZERO(&c->cpu_rx);
 	CPU_ZERO(&c->cpu_decode);
 	CPU_ZERO(&c->cpu_log);
-	CPU_ZERO(&c->cpu_house);
 	c->wait_mode = RT_WAIT_HYBRID;
 	c->spin_ns = 50 * RT_NS_PER_US;
 	c->ring_records = 65536;
@@ -186,7 +179,6 @@ int v2xd_run(const struct v2xd_conf *c)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
 	struct can_rx_conf rxc;
-	struct log_stage_conf lc;
 	int sfd = -1, rc = 1, started = 0;
 
 	if (!p) {
@@ -198,10 +190,10 @@ int v2xd_run(const struct v2xd_conf *c)
 		rt_err("signalfd: %s", strerror(-sfd));
 		goto out;
 	}
-	if (CPU_COUNT(&c->cpu_house) > 0 && rt_pin_self(&c->cpu_house) < 0)
+	if (CPU_COUNT(&c->log.house_cpus) > 0 && rt_pin_self(&c->log.house_cpus) < 0)
 		rt_warn("cannot pin the control thread to --cpu-house");
-	if (mkdir(c->out_dir, 0755) < 0 && errno != EEXIST) {
-		rt_err("cannot create output directory %s: %s", c->out_dir, strerror(errno));
+	if (mkdir(c->log.out_dir, 0755) < 0 && errno != EEXIST) {
+		rt_err("cannot create output directory %s: %s", c->log.out_dir, strerror(errno));
 		goto out;
 	}
 	if (v2xd_load_decoder(c->dbc_path, &p->decoder) < 0)
@@ -225,20 +217,9 @@ int v2xd_run(const struct v2xd_conf *c)
 		rt_err("cannot prepare the decode stage");
 		goto out;
 	}
-	log_stage_conf_init(&lc, c->out_dir);
-	lc.flush_ns = c->flush_ns;
-	lc.fsync_ns = c->fsync_ns;
-	lc.rotate_bytes = c->rotate_bytes;
-	lc.rotate_hourly = c->rotate_hourly;
-	lc.snapshot_ns = c->snapshot_ns;
-	lc.snapshot_rows = c->snapshot_rows;
-	lc.merged_ns = c->merged_ns;
-	lc.ifname = c->ifname;
-	lc.house_cpus = c->cpu_house;
-	lc.buffer_bytes = c->log_buffer_bytes;
-	rc = log_stage_init(&p->log, &lc, &p->log_ring, &p->log_waiter, &p->dec.pub);
+	rc = log_stage_init(&p->log, &c->log, &p->log_ring, &p->log_waiter, &p->dec.pub);
 	if (rc < 0) {
-		rt_err("cannot open the output files in %s: %s", c->out_dir, strerror(-rc));
+		rt_err("cannot open the output files in %s: %s", c->log.out_dir, strerror(-rc));
 		rc = 1;
 		goto out;
 	}
@@ -258,7 +239,7 @@ int v2xd_run(const struct v2xd_conf *c)
 		goto stop_dec;
 	started = 1;
 	p->start_mono_ns = p->last_status_mono_ns = rt_mono_ns();
-	rt_info("running: %s at %u baud -> %s (stop with SIGINT or SIGTERM)", c->can_dev, c->baud, c->out_dir);
+	rt_info("running: %s at %u baud -> %s (stop with SIGINT or SIGTERM)", c->can_dev, c->baud, c->log.out_dir);
 
 	for (;;) {
 		struct pollfd pfd = {.fd = sfd, .events = POLLIN};

@@ -9,27 +9,20 @@
 #include "rt/log.h"
 #include "rt/wait.h"
 #include "stages/can_rx/framer.h"
+#include "stages/log/log_stage.h"
 
 struct v2xd_conf {
 	const char *can_dev;
 	unsigned baud;
 	enum framer_mode framing;
 	const char *dbc_path;       /* NULL: the built-in twizy.dbc */
-	const char *out_dir;
-	uint64_t flush_ns, fsync_ns;
-	uint64_t rotate_bytes;
-	int rotate_hourly;
-	uint64_t snapshot_ns;
-	unsigned snapshot_rows;
-	uint64_t merged_ns;
-	const char *ifname;
+	struct log_stage_conf log;  /* output directory, intervals, rotation, snapshots, buffers */
 	int policy, prio;
 	cpu_set_t cpu_rx, cpu_decode, cpu_log, cpu_house;
 	int mlock;
 	enum rt_wait_mode wait_mode;
 	uint64_t spin_ns;
 	size_t ring_records;
-	size_t log_buffer_bytes;    /* per log file buffer; 0 = the log stage's defaults */
 	uint64_t status_ns;
 	enum rt_log_level log_level;
 };
