@@ -8,7 +8,7 @@
  *          1024 and go back through a second wfcq (no malloc per message, and the same bound as the others);
  *   mutex  a bounded array under one mutex with not-empty / not-full condition variables (the consumer sleeps).
  * Two measurements per queue:
- *   throughput  --count messages (default 10 M) as fast as possible, 3 runs, min / median / max messages per second
+ *   throughput  --count messages (default 10 M) as fast as possible, 5 runs, min / median / max messages per second
  *               from the start signal to the last message received;
  *   latency     paced: the producer stamps rt_mono_ns() into a record, sends it, then waits 5 us before the next,
  *               so the queue is normally empty and the number is the hand-off time (including a wake-up for the
@@ -36,7 +36,7 @@
 
 #define REC_SIZE 64
 #define BOUND 1024
-#define RUNS 3
+#define RUNS 5
 #define PACE_NS 5000
 
 struct rec {
@@ -307,7 +307,7 @@ static int cmp_double(const void *a, const void *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_ring [--count N] [--paced N] [--short] [--fifo PRIO]\n"
-			"  --count N  messages per throughput run (default 10000000; 3 runs per queue)\n"
+			"  --count N  messages per throughput run (default 10000000; 5 runs per queue)\n"
 			"  --paced N  messages in the paced latency run (default 200000, one every 5 us)\n"
 			"  --short    quick tier: --count 1000000 --paced 20000\n"
 			"  --fifo P   run both threads SCHED_FIFO priority P and mlockall (needs privilege; on a machine\n"

@@ -8,6 +8,7 @@
  * Layout: the producer's index (head) and the consumer's index (tail) live on separate cache lines, each next to the
  * owner's cached copy of the other side's index, so in the steady state each side touches the other's line only
  * when its cache runs out.  Indices are free-running 64-bit counters; capacity is a power of two; slot = index & mask.
+ * ring_pop prefetches the next published slot, so the cross-core transfer of its line overlaps the current copy.
  *
  * Memory orders:
  *   producer: copies the record into the slot, then stores head with release, pairing with the consumer's acquire
