@@ -56,16 +56,18 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CPPFLAGS += -I. -Ifirmware/include -D_GNU_SOURCE -DV2X_TRACE=$(TRACE)
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -pthread -fno-strict-aliasing $(WARN)
+# OPT is the optimisation; CFLAGS given by the user are kept, and the project's flags are always added (override).
+OPT      ?= -O2 -g
+CFLAGS   ?=
+override CFLAGS += $(OPT) -std=gnu11 -pthread -fno-strict-aliasing $(WARN)
 LDLIBS   += -pthread -lm -lutil
 ifneq ($(SANITIZE),)
-CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=$(SANITIZE)
+override CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 ifeq ($(COVERAGE),1)
-CFLAGS  += --coverage -O0
-LDFLAGS += --coverage
+override CFLAGS  += --coverage
+override LDFLAGS += --coverage
 endif
 ifeq ($(TRACE),1)
 LDLIBS += -ldl
@@ -115,7 +117,7 @@ help:
 	@echo '  install   install programs into $$(DESTDIR)$$(PREFIX)/bin (PREFIX=$(PREFIX))'
 	@echo '  clean     remove build output'
 	@echo 'Variables: V=1 full commands, WERROR=1 warnings are errors, TRACE=0 no LTTng tracepoints,'
-	@echo '           SANITIZE=address,undefined|thread, BUILD=dir, CC=compiler.'
+	@echo '           SANITIZE=address,undefined|thread, OPT="-O2 -g" optimisation, BUILD=dir, CC=compiler.'
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -187,13 +189,13 @@ test: deps
 	$(Q)BUILD=$(BUILD) tests/run $(TEST_BINS) $(wildcard tests/integration/*.sh)
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined CFLAGS='-O1 -g' tests
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined OPT='-O1 -g' tests
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  BUILD=build/asan tests/run $(patsubst $(BUILD)/%,build/asan/%,$(TEST_BINS)) $(wildcard tests/integration/*.sh)
 
 # ThreadSanitizer: LTTng-UST's and liburcu's own threads are not instrumented, so the tsan build has no tracepoints.
 tsan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread TRACE=0 CFLAGS='-O1 -g' \
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread TRACE=0 OPT='-O1 -g' \
 	  $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
 	$(Q)TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp BUILD=build/tsan \
 	  tests/run $(patsubst $(BUILD)/%,build/tsan/%,$(MT_TESTS))
@@ -218,7 +220,7 @@ fuzz: $(FUZZ_BINS)
 	done
 
 coverage:
-	$(Q)$(MAKE) --no-print-directory BUILD=build/cov COVERAGE=1 CFLAGS='-O0 -g' tests
+	$(Q)$(MAKE) --no-print-directory BUILD=build/cov COVERAGE=1 OPT='-O0 -g' tests
 	$(Q)BUILD=build/cov tests/run $(patsubst $(BUILD)/%,build/cov/%,$(TEST_BINS)) || true
 	$(Q)gcov -n -o build/cov/obj $(LIB_SRCS) 2>/dev/null | grep -A1 "^File '[rst]" | paste - - | \
 	  sed -E "s/File '([^']*)'.*executed:([0-9.]+%) of ([0-9]+)/\2 \3 \1/" | sort -k3

@@ -7,6 +7,8 @@
  */
 #include "rt/ring.h"
 
+#include "rt/clock.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,27 @@ size_t ring_push_batch(struct ring *r, const void *recs, size_t n)
 	atomic_store_explicit(&r->head, head + k, memory_order_release);
 	ring__notify(r);
 	return k;
+}
+
+size_t ring_push_all(struct ring *r, const void *recs, size_t n, uint64_t max_wait_ns)
+{
+	size_t done = 0;
+	uint64_t deadline = 0;
+
+	while (done < n) {
+		done += ring_push_batch(r, (const unsigned char *)recs + done * r->rec_size, n - done);
+		if (done == n)
+			break;
+		uint64_t now = rt_mono_ns();
+		if (deadline == 0)
+			deadline = now + max_wait_ns;
+		if (now >= deadline) {
+			ring_count_drops(r, n - done);
+			break;
+		}
+		rt_sleep_ns(20 * RT_NS_PER_US);
+	}
+	return done;
 }
 
 void ring_count_drops(struct ring *r, uint64_t n)

@@ -82,6 +82,13 @@ bool ring_push(struct ring *r, const void *rec);
  */
 size_t ring_push_batch(struct ring *r, const void *recs, size_t n);
 
+/*
+ * Producer: queues all n records in order, waiting in 20 us sleeps while the ring is full, for at most max_wait_ns
+ * in all (back-pressure); what still does not fit is counted as dropped (ring_count_drops).  Returns how many were
+ * queued.  Blocks up to max_wait_ns only while the consumer is behind; never allocates.
+ */
+size_t ring_push_all(struct ring *r, const void *recs, size_t n, uint64_t max_wait_ns);
+
 /* Producer: counts n records as dropped for a full ring (when the caller gives up on them) and traces it. */
 void ring_count_drops(struct ring *r, uint64_t n);
 

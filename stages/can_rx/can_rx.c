@@ -83,28 +83,12 @@ void can_rx_wake(struct can_rx *s)
 /* Pushes the batch; waits (bounded) while the ring is full, then drops what is left, counted. */
 static void flush_batch(struct can_rx *s)
 {
-	unsigned done = 0;
-	uint64_t deadline = 0;
+	size_t done = ring_push_all(s->out, s->batch, s->batch_n, s->conf.full_wait_ns);
 
-	while (done < s->batch_n) {
-		size_t n = ring_push_batch(s->out, &s->batch[done], s->batch_n - done);
-		done += (unsigned)n;
-		if (done == s->batch_n)
-			break;
-		uint64_t now = rt_mono_ns();
-		if (deadline == 0)
-			deadline = now + s->conf.full_wait_ns;
-		if (now >= deadline) {
-			unsigned lost = s->batch_n - done;
-			ring_count_drops(s->out, lost);
-			rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], lost);
-			break;
-		}
-		rt_sleep_ns(20 * RT_NS_PER_US);
-	}
+	if (done < s->batch_n)
+		rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], s->batch_n - done);
 	rt_count(&s->ctr.out, done);
-	size_t queued = ring_count(s->out);
-	rt_count_max(&s->ctr.ring_hwm, queued);
+	rt_count_max(&s->ctr.ring_hwm, ring_count(s->out));
 	s->batch_n = 0;
 }
 

@@ -106,25 +106,11 @@ static void tick(struct decode_stage *st, uint64_t now)
 /* Forwards n records to the log ring, waiting (bounded) while it is full. */
 static void forward(struct decode_stage *st, const struct rx_record *recs, size_t n)
 {
-	size_t done = 0;
-	uint64_t deadline = 0;
-
 	if (!st->out)
 		return;
-	while (done < n) {
-		done += ring_push_batch(st->out, recs + done, n - done);
-		if (done == n)
-			break;
-		uint64_t now = rt_mono_ns();
-		if (deadline == 0)
-			deadline = now + st->full_wait_ns;
-		if (now >= deadline) {
-			ring_count_drops(st->out, n - done);
-			rt_count(&st->ctr.dropped[DECODE_DROP_RING_FULL], n - done);
-			break;
-		}
-		rt_sleep_ns(20 * RT_NS_PER_US);
-	}
+	size_t done = ring_push_all(st->out, recs, n, st->full_wait_ns);
+	if (done < n)
+		rt_count(&st->ctr.dropped[DECODE_DROP_RING_FULL], n - done);
 	rt_count(&st->ctr.out, done);
 }
 

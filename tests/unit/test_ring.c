@@ -97,6 +97,27 @@ static void test_full(void **state)
 	ring_fini(&r);
 }
 
+/* ring_push_all: with no consumer, a 4-slot ring takes 4 of 10 records after its bounded wait and counts 6 drops. */
+static void test_push_all_counts_what_does_not_fit(void **state)
+{
+	(void)state;
+	struct ring r;
+	struct rec in[10];
+	assert_int_equal(ring_init(&r, "t", sizeof(struct rec), 4, NULL), 0);
+	for (uint64_t i = 0; i < 10; i++)
+		in[i] = mk(i);
+	assert_int_equal(ring_push_all(&r, in, 2, 1000000), 2);
+	assert_int_equal(atomic_load(&r.full_drops), 0);
+	assert_int_equal(ring_push_all(&r, in + 2, 8, 1000000), 2);
+	assert_int_equal(atomic_load(&r.full_drops), 6);
+	for (uint64_t i = 0; i < 4; i++) {
+		struct rec out;
+		assert_true(ring_pop(&r, &out));
+		assert_int_equal(out.seq, i);
+	}
+	ring_fini(&r);
+}
+
 static void test_wrap_many_cycles(void **state)
 {
 	(void)state;
@@ -230,7 +251,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_capacity), cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_full),             cmocka_unit_test(test_wrap_many_cycles),
 		cmocka_unit_test(test_batch_partial_at_wrap), cmocka_unit_test(test_peek_release),
-		cmocka_unit_test(test_close_drained),
+		cmocka_unit_test(test_close_drained),    cmocka_unit_test(test_push_all_counts_what_does_not_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
