@@ -33,7 +33,7 @@ void can_rx_conf_init(struct can_rx_conf *conf, const char *dev_path)
 	conf->baud = 115200;
 	conf->mode = FRAMER_AUTO;
 	conf->reopen_ns = 500 * RT_NS_PER_MS;
-	conf->full_wait_ns = 100 * RT_NS_PER_MS;
+	conf->full_wait_ns = 2 * RT_NS_PER_SEC;
 }
 
 int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *out, struct rt_stop *stop)

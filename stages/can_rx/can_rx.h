@@ -36,7 +36,7 @@ struct can_rx_conf {
 	uint32_t link;
 	enum framer_mode mode;
 	uint64_t reopen_ns;     /* retry period while the device is absent (default 500 ms) */
-	uint64_t full_wait_ns;  /* how long a full ring may hold the stage back before dropping (default 100 ms) */
+	uint64_t full_wait_ns;  /* how long a full ring may hold the stage back before dropping (default 2 s) */
 };
 
 struct can_rx {

@@ -27,7 +27,7 @@ int decode_stage_init(struct decode_stage *st, struct decoder *dec, struct ring 
 	st->dec = dec;
 	st->publish_ns = 1 * RT_NS_PER_MS;
 	st->tick_ns = 100 * RT_NS_PER_MS;
-	st->full_wait_ns = 100 * RT_NS_PER_MS;
+	st->full_wait_ns = 2 * RT_NS_PER_SEC;
 	rt_counters_init(&st->ctr, "decode", decode_drop_names, DECODE_DROP__COUNT);
 	rt_hist_init(&st->rx_to_decoded_ns);
 	vstate_init(&st->live);

@@ -245,8 +245,10 @@ static int open_file(struct log_stage *ls, struct logfile *lf, const char *base,
 int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, struct ring *in, struct rt_waiter *waiter,
 		   struct rcu_pub *state)
 {
-	size_t big = conf->buffer_bytes ? conf->buffer_bytes : 8u << 20;
-	size_t small = conf->buffer_bytes ? conf->buffer_bytes : 1u << 20;
+	/* 4 MiB holds 8 s of can_data rows at bus rate (rows wait there while the disk is full); at far higher
+	 * rates a full buffer is simply written out early. */
+	size_t big = conf->buffer_bytes ? conf->buffer_bytes : 4u << 20;
+	size_t small = conf->buffer_bytes ? conf->buffer_bytes : 512u << 10;
 	int rc;
 
 	memset(ls, 0, sizeof(*ls));

@@ -52,7 +52,7 @@ struct log_stage_conf {
 	uint64_t merged_ns;
 	const char *ifname;
 	cpu_set_t house_cpus;   /* where the io thread runs (empty: anywhere) */
-	size_t buffer_bytes;    /* per log file buffer (default 8 MiB for CAN files, 1 MiB others) */
+	size_t buffer_bytes;    /* per log file buffer (default 4 MiB for the CAN files, 512 KiB others) */
 };
 
 /* A window of the latest rows, as fixed-size slots. */

@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"  --snapshot-s N       rewrite can_data_snapshot.csv and gps_data_snapshot.csv every N s (default 4)\n"
 		"  --snapshot-rows N    rows in a snapshot (default 1000)\n"
 		"  --merged-s N         one merged_can_data row every N s (default 1)\n"
-		"  --log-buffer-kb N    memory buffer per file (default 8192 for the CAN files, 1024 others): rows\n"
+		"  --log-buffer-kb N    memory buffer per file (default 4096 for the CAN files, 512 others): rows\n"
 		"                       wait there while the disk is full; beyond it they are counted as lost\n"
 		"  --ifname NAME        interface name written in the candump log (default can0)\n"
 		"Real time:\n"
@@ -51,9 +51,11 @@ static void usage(FILE *f)
 		"  --cpu-rx LIST        CPUs for can_rx (e.g. 1 or 2-3); likewise --cpu-decode, --cpu-log\n"
 		"  --cpu-house LIST     CPUs for the control, snapshot and library threads\n"
 		"  --mlock              lock all memory (mlockall)\n"
-		"  --wait MODE          how consumers wait: hybrid (default: spin then sleep), spin, sleep\n"
+		"  --wait MODE          how consumers wait: sleep (default: a futex wake-up per batch), hybrid (spin\n"
+		"                       --spin-us, then sleep) or spin (a CPU each; for isolated CPUs)\n"
 		"  --spin-us N          spin time before sleeping in hybrid mode (default 50)\n"
-		"  --ring N             ring capacity in records, a power of two (default 65536)\n"
+		"  --ring N             ring capacity in records, a power of two (default 65536: 14 s at bus rate)\n"
+		"  --full-wait-ms N     how long a stage waits on a full ring before dropping (counted) (default 2000)\n"
 		"Control:\n"
 		"  --status-s N         status line on stderr every N s (default 10; 0 = never)\n"
 		"  --verbose, --quiet   more or less logging\n"
@@ -74,7 +76,7 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 enum {
 	OPT_CAN_DEV = 256, OPT_BAUD, OPT_FRAMING, OPT_DBC, OPT_OUT, OPT_FLUSH_MS, OPT_FSYNC_MS, OPT_ROTATE_MB,
 	OPT_ROTATE_HOURLY, OPT_SNAPSHOT_S, OPT_SNAPSHOT_ROWS, OPT_MERGED_S, OPT_IFNAME, OPT_RT, OPT_PRIO, OPT_CPU_RX,
-	OPT_CPU_DECODE, OPT_CPU_LOG, OPT_CPU_HOUSE, OPT_MLOCK, OPT_WAIT, OPT_SPIN_US, OPT_RING, OPT_LOG_BUFFER_KB, OPT_STATUS_S,
+	OPT_CPU_DECODE, OPT_CPU_LOG, OPT_CPU_HOUSE, OPT_MLOCK, OPT_WAIT, OPT_SPIN_US, OPT_RING, OPT_FULL_WAIT_MS, OPT_LOG_BUFFER_KB, OPT_STATUS_S,
 	OPT_VERBOSE, OPT_QUIET, OPT_HELP,
 };
 
@@ -102,6 +104,7 @@ static const struct option long_opts[] = {
 	{"wait", required_argument, NULL, OPT_WAIT},
 	{"spin-us", required_argument, NULL, OPT_SPIN_US},
 	{"ring", required_argument, NULL, OPT_RING},
+	{"full-wait-ms", required_argument, NULL, OPT_FULL_WAIT_MS},
 	{"log-buffer-kb", required_argument, NULL, OPT_LOG_BUFFER_KB},
 	{"status-s", required_argument, NULL, OPT_STATUS_S},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -205,6 +208,11 @@ static int parse_options(int argc, char **argv, struct v2xd_conf *c)
 			if (parse_uint(optarg, 1u << 24, &v) || v < 64 || (v & (v - 1)))
 				return bad_value(name, optarg, "a power of two from 64 to 16777216");
 			c->ring_records = (size_t)v;
+			break;
+		case OPT_FULL_WAIT_MS:
+			if (parse_uint(optarg, 60000, &v))
+				return bad_value(name, optarg, "0..60000 ms");
+			c->full_wait_ns = v * RT_NS_PER_MS;
 			break;
 		case OPT_LOG_BUFFER_KB:
 			if (parse_uint(optarg, 1u << 20, &v) || v < 16)

@@ -23,6 +23,7 @@ struct v2xd_conf {
 	enum rt_wait_mode wait_mode;
 	uint64_t spin_ns;
 	size_t ring_records;
+	uint64_t full_wait_ns;      /* back-pressure: how long a stage waits on a full ring before dropping */
 	uint64_t status_ns;
 	enum rt_log_level log_level;
 };
