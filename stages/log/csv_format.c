@@ -135,17 +135,9 @@ size_t csv_fmt_fixed(char *buf, size_t size, double v, unsigned decimals)
 
 /* ---- GPS suffix of can_data rows ---- */
 
-static void csv__gps_suffix_format(struct csv_gps_suffix *s, const struct gps_fix *fix)
+/* `lat,lon,alt,speed` as both can_data and gps_data write them (%.6f, %.6f, %.1f, %.1f; empty when absent). */
+static char *csv__gps_position(char *p, char *end, const struct gps_fix *fix)
 {
-	char *p = s->text;
-	char *end = s->text + sizeof(s->text);
-
-	if (!fix) {
-		memcpy(p, ",,,,,0", 6);
-		s->len = 6;
-		return;
-	}
-	*p++ = ',';
 	if (fix->have & GPS_HAVE_POS)
 		p += csv_fmt_fixed(p, (size_t)(end - p), fix->lat_deg, 6);
 	*p++ = ',';
@@ -157,6 +149,21 @@ static void csv__gps_suffix_format(struct csv_gps_suffix *s, const struct gps_fi
 	*p++ = ',';
 	if (fix->have & GPS_HAVE_SPEED)
 		p += csv_fmt_fixed(p, (size_t)(end - p), fix->speed_kmh, 1);
+	return p;
+}
+
+static void csv__gps_suffix_format(struct csv_gps_suffix *s, const struct gps_fix *fix)
+{
+	char *p = s->text;
+	char *end = s->text + sizeof(s->text);
+
+	if (!fix) {
+		memcpy(p, ",,,,,0", 6);
+		s->len = 6;
+		return;
+	}
+	*p++ = ',';
+	p = csv__gps_position(p, end, fix);
 	*p++ = ',';
 	*p++ = fix->valid ? '1' : '0';
 	s->len = (uint8_t)(p - s->text);
@@ -337,17 +344,7 @@ size_t csv_gps_row(char *buf, size_t size, int64_t t_real_ns, const struct gps_f
 
 	p += csv_fmt_time_ns(p, (size_t)(end - p), t_real_ns);
 	*p++ = ',';
-	if (fix->have & GPS_HAVE_POS)
-		p += csv_fmt_fixed(p, (size_t)(end - p), fix->lat_deg, 6);
-	*p++ = ',';
-	if (fix->have & GPS_HAVE_POS)
-		p += csv_fmt_fixed(p, (size_t)(end - p), fix->lon_deg, 6);
-	*p++ = ',';
-	if (fix->have & GPS_HAVE_ALT)
-		p += csv_fmt_fixed(p, (size_t)(end - p), fix->alt_m, 1);
-	*p++ = ',';
-	if (fix->have & GPS_HAVE_SPEED)
-		p += csv_fmt_fixed(p, (size_t)(end - p), fix->speed_kmh, 1);
+	p = csv__gps_position(p, end, fix);
 	*p++ = ',';
 	if (fix->have & GPS_HAVE_SATS)
 		p += csv__u64(p, fix->sats);

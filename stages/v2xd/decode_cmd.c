@@ -106,35 +106,21 @@ static void print_gps(struct decode_cmd *dc, const struct gps_fix *g)
 
 	dc->gps_fixes++;
 	fprintf(out, "{\"line\":%llu,\"gps\":{", dc->line);
-	if (g->have & GPS_HAVE_POS) {
-		fputs("\"lat\":", out);
-		print_double(out, g->lat_deg);
-		fputs(",\"lon\":", out);
-		print_double(out, g->lon_deg);
-		sep = ",";
-	}
-	if (g->have & GPS_HAVE_ALT) {
-		fprintf(out, "%s\"alt_m\":", sep);
-		print_double(out, g->alt_m);
-		sep = ",";
-	}
-	if (g->have & GPS_HAVE_SPEED) {
-		fprintf(out, "%s\"speed_kmh\":", sep);
-		print_double(out, g->speed_kmh);
-		sep = ",";
-	}
-	if (g->have & GPS_HAVE_COURSE) {
-		fprintf(out, "%s\"course_deg\":", sep);
-		print_double(out, g->course_deg);
-		sep = ",";
-	}
-	if (g->have & GPS_HAVE_SATS) {
-		fprintf(out, "%s\"sats\":%u", sep, g->sats);
-		sep = ",";
-	}
-	if (g->have & GPS_HAVE_HDOP) {
-		fprintf(out, "%s\"hdop\":", sep);
-		print_double(out, g->hdop);
+	const struct {
+		unsigned have;
+		const char *key;
+		double value;
+	} fields[] = {
+		{GPS_HAVE_POS, "lat", g->lat_deg},        {GPS_HAVE_POS, "lon", g->lon_deg},
+		{GPS_HAVE_ALT, "alt_m", g->alt_m},        {GPS_HAVE_SPEED, "speed_kmh", g->speed_kmh},
+		{GPS_HAVE_COURSE, "course_deg", g->course_deg}, {GPS_HAVE_SATS, "sats", g->sats},
+		{GPS_HAVE_HDOP, "hdop", g->hdop},
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!(g->have & fields[i].have))
+			continue;
+		fprintf(out, "%s\"%s\":", sep, fields[i].key);
+		print_double(out, fields[i].value);
 		sep = ",";
 	}
 	fprintf(out, "%s\"valid\":%s", sep, g->valid ? "true" : "false");
