@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 speed_t tty_speed(unsigned baud)
@@ -34,6 +35,13 @@ int tty_open(const char *path, unsigned baud)
 	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* One reader per port: two readers would each get part of the stream.  flock rather than TIOCEXCL, which
+	 * does not stop root. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return err;
+	}
 	if (!isatty(fd))
 		return fd; /* a FIFO or a file: nothing to configure */
 	if (tcgetattr(fd, &tio) < 0)

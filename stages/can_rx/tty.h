@@ -15,8 +15,10 @@
  * ones), or 0 when the rate is not supported. */
 speed_t tty_speed(unsigned baud);
 
-/* Opens path in raw 8N1 mode at baud.  Returns the descriptor, or a negative errno (-EINVAL for an unsupported
- * baud).  A descriptor that is not a terminal (a FIFO, for tests and replay) is accepted as it is. */
+/* Opens path in raw 8N1 mode at baud and takes an exclusive flock on it, so a second daemon on the same port is
+ * refused (-EBUSY) instead of silently taking part of the stream.  Returns the descriptor, or a negative errno
+ * (-EINVAL for an unsupported baud).  A descriptor that is not a terminal (a FIFO, for tests and replay) is accepted
+ * as it is. */
 int tty_open(const char *path, unsigned baud);
 
 #endif

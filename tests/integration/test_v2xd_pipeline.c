@@ -343,6 +343,19 @@ static int check_snapshot_file(const char *path, const char *header)
 	return ok ? 1 : 0;
 }
 
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * The issue's criterion, line by line: for consecutive frames i-1, i, the gap between their receive timestamps in
+ * can_data.csv minus the gap between the moments this feed wrote them ("excess") must stay under 5 ms around
+ * snapshot times.  Snapshot times are the modification times of can_data_snapshot.csv seen while streaming (the
+ * rename ends each snapshot); "around" is 150 ms before to 50 ms after.  The excess elsewhere is printed too.
+ */
 static void test_snapshot_never_stalls(void **state)
 {
 	struct daemon d;
@@ -352,24 +365,31 @@ static void test_snapshot_never_stalls(void **state)
 
 	/* 2,000 lines/s for 6 s: six snapshots; one line every 500 us */
 	feed_build(&f, 12000, 0);
+	int64_t *written = calloc(f.n_frames, sizeof(*written));
+	int64_t snaps[64];
+	unsigned n_snaps = 0, snap_checks = 0, snap_bad = 0;
+	struct timespec last_mtime = {0, 0};
+	assert_non_null(written);
 	daemon_setup(&d, "snap", NULL);
 	daemon_start(&d, extra);
-	test_sleep_ms(300);
 	char snap[1024];
 	snprintf(snap, sizeof(snap), "%s/can_data_snapshot.csv", d.out);
-	int64_t t0 = test_now_ms(), max_gap_feed_us = 0, prev_us = 0;
-	unsigned snap_checks = 0, snap_bad = 0;
+	int64_t t0 = test_now_ms();
 	char *p = f.text;
 	for (size_t i = 0; i < f.n_frames; i++) {
 		char *nl = strchr(p, '\n');
+		written[i] = real_ns();
 		assert_int_equal(test_pty_write_all(&d.pty, p, (size_t)(nl + 1 - p)), 0);
 		p = nl + 1;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t now_us = ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-		if (prev_us && now_us - prev_us > max_gap_feed_us)
-			max_gap_feed_us = now_us - prev_us;
-		prev_us = now_us;
+		if (i % 10 == 0) {
+			struct stat st;
+			if (stat(snap, &st) == 0 && (st.st_mtim.tv_sec != last_mtime.tv_sec ||
+						     st.st_mtim.tv_nsec != last_mtime.tv_nsec)) {
+				last_mtime = st.st_mtim;
+				if (n_snaps < 64)
+					snaps[n_snaps++] = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+			}
+		}
 		if (i % 200 == 0) {
 			int r = check_snapshot_file(snap, CAN_HEADER);
 			if (r >= 0) {
@@ -387,8 +407,8 @@ static void test_snapshot_never_stalls(void **state)
 	assert_int_equal(daemon_stop(&d), 0);
 	assert_true(snap_checks > 10);
 	assert_int_equal(snap_bad, 0);
+	assert_true(n_snaps >= 3);
 
-	/* the largest gap between consecutive receive timestamps vs the feed's own largest gap */
 	char path[1024];
 	size_t len;
 	char **rows;
@@ -397,20 +417,30 @@ static void test_snapshot_never_stalls(void **state)
 	assert_non_null(csv);
 	size_t n = split_lines(csv, len, &rows);
 	assert_int_equal(n, f.n_frames + 1);
-	int64_t max_gap_rx_us = 0, prev = 0;
-	for (size_t i = 1; i < n; i++) {
+	int64_t prev_rx = 0, max_near = 0, max_elsewhere = 0;
+	for (size_t i = 0; i < f.n_frames; i++) {
 		long long sec = 0, nsec = 0;
-		sscanf(rows[i], "%lld.%lld", &sec, &nsec);
-		int64_t us = sec * 1000000LL + nsec / 1000;
-		if (prev && us - prev > max_gap_rx_us)
-			max_gap_rx_us = us - prev;
-		prev = us;
+		sscanf(rows[i + 1], "%lld.%lld", &sec, &nsec);
+		int64_t rx = sec * 1000000000LL + nsec;
+		if (i > 0) {
+			int64_t excess = (rx - prev_rx) - (written[i] - written[i - 1]);
+			int near = 0;
+			for (unsigned k = 0; k < n_snaps; k++)
+				near |= rx >= snaps[k] - 150000000LL && rx <= snaps[k] + 50000000LL;
+			if (near && excess > max_near)
+				max_near = excess;
+			if (!near && excess > max_elsewhere)
+				max_elsewhere = excess;
+		}
+		prev_rx = rx;
 	}
-	print_message("largest receive gap %lld us, feed's own largest gap %lld us, snapshots checked %u\n",
-		      (long long)max_gap_rx_us, (long long)max_gap_feed_us, snap_checks);
-	assert_true(max_gap_rx_us <= max_gap_feed_us + 5000);
+	print_message("%u snapshots seen, %u snapshot reads all whole; largest receive gap beyond the feed's own gap: "
+		      "%lld us around snapshots, %lld us elsewhere\n",
+		      n_snaps, snap_checks, (long long)(max_near / 1000), (long long)(max_elsewhere / 1000));
+	assert_true(max_near <= 5000000LL);
 	free(rows);
 	free(csv);
+	free(written);
 	feed_free(&f);
 	daemon_teardown(&d);
 }
@@ -481,6 +511,72 @@ static void test_sigkill_leaves_whole_lines(void **state)
 
 /* ---- 4. disk full: counted exactly, and writing resumes ---- */
 
+/* ---- 5. regression: two daemons on one port used to split the stream between them ---- */
+
+static void test_second_reader_on_a_port_is_refused(void **state)
+{
+	struct daemon a, b;
+	struct feed f;
+	char out_b[1100], bin[300], path[1100];
+	(void)state;
+
+	feed_build(&f, 20000, 0);
+	daemon_setup(&a, "excl", NULL);
+	daemon_start(&a, NULL);
+	/* b: same device, its own output directory; it must not get the port while a holds it */
+	memset(&b, 0, sizeof(b));
+	snprintf(out_b, sizeof(out_b), "%s/b", a.dir);
+	mkdir(out_b, 0755);
+	snprintf(bin, sizeof(bin), "%s/bin/v2xd", test_build_dir());
+	snprintf(b.log, sizeof(b.log), "%s/v2xd-b.log", a.dir);
+	char *argv[] = {bin, (char *)"--can-dev", a.tty, (char *)"--out", out_b, (char *)"--status-s", (char *)"0", NULL};
+	b.pid = test_spawn(argv, b.log);
+	int64_t end = test_now_ms() + 10000;
+	for (;;) {
+		char *log = test_read_file(b.log, NULL);
+		int busy = log && strstr(log, "Device or resource busy");
+		free(log);
+		if (busy)
+			break;
+		assert_true(test_now_ms() < end);
+		test_sleep_ms(20);
+	}
+	assert_int_equal(test_pty_write_all(&a.pty, f.text, f.len), 0);
+	assert_int_equal(test_pty_wait_drained(&a.pty, 30000), 0);
+	assert_int_equal(daemon_stop(&a), 0);
+	kill(b.pid, SIGTERM);
+	assert_int_equal(test_wait_exit(b.pid, 30000), 0);
+	b.pid = 0;
+	snprintf(path, sizeof(path), "%s/can_data.csv", a.out);
+	size_t len;
+	char **rows;
+	char *csv = test_read_file(path, &len);
+	assert_non_null(csv);
+	assert_int_equal(split_lines(csv, len, &rows), f.n_frames + 1);
+	free(rows);
+	free(csv);
+	snprintf(path, sizeof(path), "%s/can_data.csv", out_b);
+	csv = test_read_file(path, &len);
+	assert_non_null(csv);
+	assert_int_equal(split_lines(csv, len, &rows), 1); /* the header only */
+	free(rows);
+	free(csv);
+	feed_free(&f);
+	daemon_teardown(&a);
+}
+
+static char mounted_tmpfs[600]; /* unmounted by the teardown, whatever happened */
+
+static int teardown_disk_full(void **state)
+{
+	test_kill_spawned(state);
+	if (mounted_tmpfs[0]) {
+		umount2(mounted_tmpfs, MNT_DETACH);
+		mounted_tmpfs[0] = '\0';
+	}
+	return 0;
+}
+
 static void test_disk_full_counted_and_resumes(void **state)
 {
 	struct daemon d;
@@ -495,6 +591,7 @@ static void test_disk_full_counted_and_resumes(void **state)
 		daemon_teardown(&d);
 		skip();
 	}
+	snprintf(mounted_tmpfs, sizeof(mounted_tmpfs), "%s", mnt);
 	snprintf(d.out, sizeof(d.out), "%s", mnt);
 	/* 256 KiB buffers: 20,000 rows (about 2 MiB) cannot wait in memory while the disk is full */
 	const char *extra[] = {"--flush-ms", "20", "--log-buffer-kb", "256", NULL};
@@ -555,7 +652,7 @@ static void test_disk_full_counted_and_resumes(void **state)
 	free(rows);
 	free(csv);
 	free(log);
-	umount2(mnt, MNT_DETACH);
+	teardown_disk_full(state);
 	feed_free(&f1);
 	feed_free(&f2);
 	daemon_teardown(&d);
@@ -564,10 +661,11 @@ static void test_disk_full_counted_and_resumes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_frame_logged_in_order),
-		cmocka_unit_test(test_snapshot_never_stalls),
-		cmocka_unit_test(test_sigkill_leaves_whole_lines),
-		cmocka_unit_test(test_disk_full_counted_and_resumes),
+		cmocka_unit_test_teardown(test_every_frame_logged_in_order, test_kill_spawned),
+		cmocka_unit_test_teardown(test_snapshot_never_stalls, test_kill_spawned),
+		cmocka_unit_test_teardown(test_sigkill_leaves_whole_lines, test_kill_spawned),
+		cmocka_unit_test_teardown(test_disk_full_counted_and_resumes, teardown_disk_full),
+		cmocka_unit_test_teardown(test_second_reader_on_a_port_is_refused, test_kill_spawned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

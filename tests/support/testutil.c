@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -124,13 +125,25 @@ const char *test_build_dir(void)
 	return b && *b ? b : "build";
 }
 
+static pid_t spawned[64];
+static unsigned n_spawned;
+
 pid_t test_spawn(char *const argv[], const char *log_path)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return -errno;
+	if (pid > 0) {
+		if (n_spawned < sizeof(spawned) / sizeof(spawned[0]))
+			spawned[n_spawned++] = pid;
+		return pid;
+	}
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127); /* the parent died before prctl */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -146,6 +159,19 @@ pid_t test_spawn(char *const argv[], const char *log_path)
 		_exit(127);
 	}
 	return pid;
+}
+
+int test_kill_spawned(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < n_spawned; i++) {
+		if (kill(spawned[i], 0) == 0) {
+			kill(spawned[i], SIGKILL);
+			waitpid(spawned[i], NULL, 0);
+		}
+	}
+	n_spawned = 0;
+	return 0;
 }
 
 int test_wait_exit(pid_t pid, int timeout_ms)

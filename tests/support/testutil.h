@@ -38,8 +38,13 @@ void test_pty_close(struct test_pty *p);
 const char *test_build_dir(void);
 
 /* Spawns argv (argv[0] a path) with stdout and stderr appended to log_path (NULL: inherited).  Returns the pid or
- * -errno. */
+ * -errno.  The child is killed when the test process dies (PR_SET_PDEATHSIG) and is remembered for
+ * test_kill_spawned(). */
 pid_t test_spawn(char *const argv[], const char *log_path);
+
+/* Kills (SIGKILL) and reaps every process test_spawn() started that is still running: a cmocka teardown, so a failed
+ * assertion never leaves a daemon behind to read the next test's device.  Returns 0 (usable as a teardown). */
+int test_kill_spawned(void **state);
 
 /* Waits for pid to exit, at most timeout_ms.  Returns its exit status (0..255), 128+signal when killed, or
  * -ETIMEDOUT (the process is then killed with SIGKILL and reaped). */
