@@ -221,9 +221,13 @@ fuzz: $(FUZZ_BINS)
 
 coverage:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/cov COVERAGE=1 OPT='-O0 -g' tests
-	$(Q)BUILD=build/cov tests/run $(patsubst $(BUILD)/%,build/cov/%,$(TEST_BINS)) || true
-	$(Q)gcov -n -o build/cov/obj $(LIB_SRCS) 2>/dev/null | grep -A1 "^File '[rst]" | paste - - | \
-	  sed -E "s/File '([^']*)'.*executed:([0-9.]+%) of ([0-9]+)/\2 \3 \1/" | sort -k3
+	$(Q)BUILD=build/cov tests/run $(patsubst $(BUILD)/%,build/cov/%,$(TEST_BINS)) $(wildcard tests/integration/*.sh) || true
+	$(Q)echo "line coverage (gcov), lowest first:"; \
+	for f in $(LIB_SRCS); do \
+	  gcov -n -o build/cov/obj/$$(dirname $$f) $$f 2>/dev/null | \
+	    awk -v f="$$f" '$$1 == "File" { ok = ($$2 == "'"'"'" f "'"'"'") } ok && /^Lines executed/ { sub("Lines executed:", ""); print $$1, $$3, f; exit }'; \
+	done | sort -n | awk '{ printf "  %8s of %5s lines  %s\n", $$1, $$2, $$3; n += $$2; c += $$2 * $$1 / 100 } \
+	  END { if (n) printf "  total: %.1f%% of %d lines\n", 100 * c / n, n }'
 
 demo:
 	@echo "make demo: the simulator (v2xsim) and the full pipeline come with a later issue." >&2; exit 1
