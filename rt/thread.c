@@ -142,15 +142,17 @@ static int thread__attr(pthread_attr_t *attr, int policy, int priority, const cp
 	return 0;
 }
 
-static int thread__create(struct rt_thread *t, int policy, int priority, const cpu_set_t *cpus, bool pin)
+/* Creates the thread with affinity cpus when apply is true; pinned says whether that is a configured pinning (true)
+ * or merely every online CPU (false). */
+static int thread__create(struct rt_thread *t, int policy, int priority, const cpu_set_t *cpus, bool apply, bool pinned)
 {
 	pthread_attr_t attr;
-	int rc = thread__attr(&attr, policy, priority, cpus, pin);
+	int rc = thread__attr(&attr, policy, priority, cpus, apply);
 	if (rc)
 		return rc;
 	t->policy = policy;
 	t->priority = policy == SCHED_OTHER ? 0 : priority;
-	t->pinned = pin;
+	t->pinned = pinned;
 	rc = pthread_create(&t->tid, &attr, thread__trampoline, t);
 	pthread_attr_destroy(&attr);
 	return rc;
@@ -178,19 +180,23 @@ int rt_thread_start(struct rt_thread *t, const struct rt_thread_conf *conf, void
 		rt_warn("thread %s: %d of its %d CPUs do not exist; %s", t->name, CPU_COUNT(&conf->cpus) - CPU_COUNT(&cpus),
 			CPU_COUNT(&conf->cpus), pin ? "pinned to the others" : "not pinned");
 
-	int rc = thread__create(t, policy, conf->priority, &cpus, pin);
+	/* Unpinned means every online CPU, not the creator's affinity (which may be a pinned stage's one CPU). */
+	const cpu_set_t *affinity = pin ? &cpus : &online;
+	int rc = thread__create(t, policy, conf->priority, affinity, true, pin);
 	if (rc == EPERM && policy != SCHED_OTHER) {
 		if (!atomic_flag_test_and_set(&thread_warned_fallback))
 			rt_warn("no permission for real-time scheduling (%s priority %d for thread %s): using SCHED_OTHER; "
 				"run as root, or grant CAP_SYS_NICE or an RLIMIT_RTPRIO (ulimit -r)",
 				policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR", conf->priority, t->name);
 		t->fell_back = true;
-		rc = thread__create(t, SCHED_OTHER, 0, &cpus, pin);
+		rc = thread__create(t, SCHED_OTHER, 0, affinity, true, pin);
 	}
-	if (rc == EINVAL && pin) {
-		/* The CPUs exist but this process may not use them (a cpuset cgroup): run unpinned rather than not at all. */
-		rt_warn("thread %s: the kernel refused its CPU set; not pinned", t->name);
-		rc = thread__create(t, t->fell_back ? SCHED_OTHER : policy, conf->priority, &cpus, false);
+	if (rc == EINVAL) {
+		/* The CPUs exist but this process may not use them (a cpuset cgroup): leave the affinity to the kernel
+		 * rather than not run at all. */
+		if (pin)
+			rt_warn("thread %s: the kernel refused its CPU set; not pinned", t->name);
+		rc = thread__create(t, t->fell_back ? SCHED_OTHER : policy, conf->priority, &cpus, false, false);
 	}
 	if (rc)
 		return -rc;

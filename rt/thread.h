@@ -4,7 +4,8 @@
  * rt_thread_start() asks for the configured policy (SCHED_FIFO or SCHED_OTHER) through explicit pthread attributes.
  * When the process lacks the privilege (EPERM), it starts the thread with SCHED_OTHER instead and warns once per
  * process: a stage never fails to start for want of real-time rights.  Likewise a CPU set naming CPUs that do not
- * exist is reduced to those that do (with a warning), and an empty result means "no pinning".
+ * exist is reduced to those that do (with a warning), and an empty result means "no pinning": the thread may run on
+ * every online CPU (it does not inherit the creating thread's affinity).
  * Call from the control thread (it logs); the started thread is marked as a real-time stage thread
  * (rt_thread_is_rt()), so debug builds can assert that it never calls rt_log().
  */

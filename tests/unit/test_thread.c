@@ -180,6 +180,44 @@ static void test_absent_cpus(void **st)
 	assert_int_equal(rt_thread_start(&t, &conf, observe, &s), -EINVAL);
 }
 
+/* An unpinned thread may run on every online CPU even when its creator is pinned to one. */
+static void *report_affinity(void *arg)
+{
+	pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), (cpu_set_t *)arg);
+	return NULL;
+}
+
+static void *start_unpinned_from_pinned(void *arg)
+{
+	struct rt_thread_conf conf;
+	struct rt_thread t;
+	rt_thread_conf_init(&conf, "t-unpinned");
+	if (rt_thread_start(&t, &conf, report_affinity, arg) == 0)
+		rt_thread_join(&t);
+	return NULL;
+}
+
+static void test_unpinned_does_not_inherit(void **st)
+{
+	(void)st;
+	cpu_set_t online, seen, one;
+	CPU_ZERO(&online);
+	for (int c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+		CPU_SET(c, &online);
+	if (CPU_COUNT(&online) < 2)
+		skip();
+	CPU_ZERO(&seen);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	struct rt_thread_conf conf;
+	struct rt_thread creator;
+	rt_thread_conf_init(&conf, "t-pinned");
+	conf.cpus = one;
+	assert_int_equal(rt_thread_start(&creator, &conf, start_unpinned_from_pinned, &seen), 0);
+	rt_thread_join(&creator);
+	assert_true(CPU_EQUAL(&seen, &online));
+}
+
 static void test_cpuset_parse(void **st)
 {
 	(void)st;
@@ -269,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_fifo_pinned),  cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_absent_cpus),  cmocka_unit_test(test_cpuset_parse),
 		cmocka_unit_test(test_policy_parse), cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_unpinned_does_not_inherit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
