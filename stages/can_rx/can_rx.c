@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt/clock.h"
@@ -43,6 +44,7 @@ int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *o
 	s->out = out;
 	s->stop = stop;
 	s->fd = -1;
+	s->wake_fd = -1;
 	for (unsigned i = 0; i <= RX_REJ__COUNT; i++)
 		drop_names[i] = can_rx_drop_name(i);
 	rt_counters_init(&s->ctr, "can_rx", drop_names, RX_REJ__COUNT + 1);
@@ -88,7 +90,6 @@ static void flush_batch(struct can_rx *s)
 	if (done < s->batch_n)
 		rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], s->batch_n - done);
 	rt_count(&s->ctr.out, done);
-	rt_count_max(&s->ctr.ring_hwm, ring_count(s->out));
 	s->batch_n = 0;
 }
 
@@ -153,6 +154,21 @@ static void wait_wake(struct can_rx *s, uint64_t ns)
 	(void)poll(&p, 1, ms > 0 ? ms : 1);
 }
 
+/* A regular file was read to its end: frame what is left, close it, and wait for the stop. */
+static void end_of_file(struct can_rx *s)
+{
+	framer_finish(&s->framer, on_event, s);
+	if (s->batch_n)
+		flush_batch(s);
+	close(s->fd);
+	s->fd = -1;
+	atomic_store_explicit(&s->link_up, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->at_eof, 1, memory_order_relaxed);
+	V2X_TP(link_state, s->conf.link, 0, 0);
+	while (!rt_stop_requested(s->stop))
+		wait_wake(s, 1000 * RT_NS_PER_MS);
+}
+
 void *can_rx_thread(void *arg)
 {
 	struct can_rx *s = arg;
@@ -167,6 +183,8 @@ void *can_rx_thread(void *arg)
 				wait_wake(s, s->conf.reopen_ns);
 				continue;
 			}
+			struct stat st;
+			s->is_file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 			s->fd = fd;
 			rt_count(&s->opens, 1);
 			atomic_store_explicit(&s->link_up, 1, memory_order_relaxed);
@@ -192,6 +210,11 @@ void *can_rx_thread(void *arg)
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
+			if (n == 0 && s->is_file) {
+				/* A file (a replayed log) is read once: its last line counts even without a newline. */
+				end_of_file(s);
+				continue;
+			}
 			/* 0 (end of file) or EIO/ENXIO/ENODEV: the device or the pty's far end is gone. */
 			device_close(s, n == 0 ? 0 : errno);
 			wait_wake(s, s->conf.reopen_ns);
@@ -202,13 +225,17 @@ void *can_rx_thread(void *arg)
 			wait_wake(s, s->conf.reopen_ns);
 		}
 	}
-	/* Stop: what the kernel already received is taken too (non-blocking reads until it is empty). */
+	/* Stop: what the kernel already received is taken too (non-blocking reads until it is empty), and a line cut
+	 * by the stop is framed as it is (a reject, counted, unless it happens to be whole). */
 	while (s->fd >= 0) {
 		ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
 		if (n <= 0)
 			break;
 		consume(s, (size_t)n);
 	}
+	framer_finish(&s->framer, on_event, s);
+	if (s->batch_n)
+		flush_batch(s);
 	ring_close(s->out);
 	V2X_TP(stage_stop, "can_rx", rt_counter_get(&s->ctr.in), rt_counter_get(&s->ctr.out),
 	       rt_counters_dropped_total(&s->ctr));

@@ -7,7 +7,8 @@
  * ring in batches.  Rejected units are counted per reason and traced (can_frame_rejected).
  *
  * The device may go away (USB unplug, the far end of a pseudo-terminal closing): the stage closes it, retries
- * opening every reopen_ns without spinning, and resumes; silence on the line is normal.  A full output ring is
+ * opening every reopen_ns without spinning, and resumes; silence on the line is normal.  A regular file given as
+ * the device (a log to replay) is read once to its end, its last line included, and not reopened.  A full output ring is
  * waited on for at most full_wait_ns (back-pressure onto the device), then the batch is dropped and counted.
  * On stop it pushes what it holds, closes the output ring and returns.
  */
@@ -59,6 +60,8 @@ struct can_rx {
 	_Atomic uint64_t open_failures;
 	_Atomic uint64_t hangups;    /* device lost */
 	_Atomic int link_up;
+	_Atomic int at_eof;          /* the input was a regular file and it was read to its end */
+	int is_file;                 /* the open input is a regular file (replay) */
 	_Atomic int last_errno;      /* of the last failed open or read */
 };
 

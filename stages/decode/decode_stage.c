@@ -134,7 +134,6 @@ void *decode_stage_thread(void *arg)
 			(void)ring_wait(st->in, (int64_t)st->tick_ns);
 			continue;
 		}
-		rt_count_max(&st->ctr.ring_hwm, ring_count(st->in));
 		for (size_t i = 0; i < n; i++)
 			decode_stage_apply(st, &recs[i]);
 		rt_count(&st->ctr.in, n);

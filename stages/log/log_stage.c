@@ -178,6 +178,8 @@ static void *io_thread(void *arg)
 		uint32_t idx;
 		int fd;
 		int did = 0;
+		/* Read the stop flag before draining: whatever was queued before it was set is handled first. */
+		int stopping = atomic_load_explicit(&ls->io_stop, memory_order_acquire);
 
 		while (ring_pop(&ls->sync_req, &fd)) {
 			if (fsync(fd) < 0)
@@ -195,7 +197,7 @@ static void *io_thread(void *arg)
 		}
 		if (did)
 			continue;
-		if (atomic_load_explicit(&ls->io_stop, memory_order_acquire))
+		if (stopping)
 			break;
 		rt_waiter_wait(&ls->io_waiter, io_ready, ls, -1);
 	}
@@ -207,12 +209,9 @@ static int sync_hook(void *ctx, int dup_fd)
 {
 	struct log_stage *ls = ctx;
 
-	if (!ring_push(&ls->sync_req, &dup_fd)) {
-		close(dup_fd); /* the io thread is far behind: the next interval's fsync covers this one */
-		return -EAGAIN;
-	}
-	rt_waiter_notify(&ls->io_waiter);
-	return 0;
+	/* The ring notifies the io thread.  When it is full the io thread is far behind: refuse, and the writer closes
+	 * the descriptor (logfile.h's contract); the next interval's fsync covers this one. */
+	return ring_push(&ls->sync_req, &dup_fd) ? 0 : -EAGAIN;
 }
 
 /* ---- the log thread ---- */
@@ -325,7 +324,8 @@ static void merged_row(struct log_stage *ls)
 	if (s->updated_real_ns != 0)
 		len = csv_merged_row(dst, CSV_MERGED_ROW_MAX, rt_real_ns(), s);
 	rcu_read_unlock();
-	logfile_commit(&ls->merged, len);
+	if (len)
+		logfile_commit(&ls->merged, len); /* nothing published yet: no row */
 }
 
 /* One record: rows into the file buffers and the windows. */
@@ -401,15 +401,10 @@ void *log_stage_thread(void *arg)
 {
 	struct log_stage *ls = arg;
 	struct csv_gps_suffix gps;
-	struct rt_thread_conf tc;
 	uint64_t now = rt_mono_ns();
-	int io_started;
 
 	rcu_register_thread();
 	csv_gps_suffix_init(&gps);
-	rt_thread_conf_init(&tc, "v2x-log-io");
-	tc.cpus = ls->conf.house_cpus;
-	io_started = rt_thread_start(&ls->io_thread, &tc, io_thread, ls) == 0;
 	ls->next_snapshot_mono_ns = now + ls->conf.snapshot_ns;
 	ls->next_merged_mono_ns = now + ls->conf.merged_ns;
 	/* Wake at least every LOG_TICK_NS for flushes and snapshots when no record comes. */
@@ -426,7 +421,6 @@ void *log_stage_thread(void *arg)
 			(void)ring_wait(ls->in, idle_ns);
 			continue;
 		}
-		rt_count_max(&ls->ctr.ring_hwm, ring_count(ls->in));
 		for (size_t i = 0; i < n; i++)
 			log_record(ls, &recs[i], &gps);
 		now = rt_mono_ns();
@@ -442,27 +436,52 @@ void *log_stage_thread(void *arg)
 	snapshot(ls, LOG_SNAP_GPS);
 	if (ls->state)
 		merged_row(ls);
-	logfile_close(&ls->can_csv);
-	logfile_close(&ls->candump);
-	logfile_close(&ls->gps_csv);
-	if (ls->state)
-		logfile_close(&ls->merged);
+	struct logfile *files[4] = {&ls->can_csv, &ls->candump, &ls->gps_csv, &ls->merged};
+	for (int i = 0; i < (ls->state ? 4 : 3); i++) {
+		int rc = logfile_close(files[i]);
+		int none = 0;
+		if (rc < 0)
+			atomic_compare_exchange_strong(&ls->close_errno, &none, -rc);
+	}
 	if (ls->oldest_unflushed_rx_mono_ns) {
 		rt_hist_record(&ls->rx_to_file_ns, rt_mono_ns() - ls->oldest_unflushed_rx_mono_ns);
 		ls->oldest_unflushed_rx_mono_ns = 0;
 	}
+	/* The io thread writes what was handed over, then ends; log_stage_fini() joins it. */
 	atomic_store_explicit(&ls->io_stop, 1, memory_order_release);
 	rt_waiter_kick(&ls->io_waiter);
-	if (io_started)
-		rt_thread_join(&ls->io_thread);
 	V2X_TP(stage_stop, "log", rt_counter_get(&ls->ctr.in), rt_counter_get(&ls->ctr.out),
 	       rt_counters_dropped_total(&ls->ctr));
 	rcu_unregister_thread();
 	return NULL;
 }
 
+int log_stage_start_io(struct log_stage *ls)
+{
+	struct rt_thread_conf tc;
+
+	rt_thread_conf_init(&tc, "v2x-log-io");
+	tc.cpus = ls->conf.house_cpus; /* empty: any online CPU */
+	int rc = rt_thread_start(&ls->io_thread, &tc, io_thread, ls);
+	if (rc == 0)
+		ls->io_started = 1;
+	return rc;
+}
+
 int log_stage_fini(struct log_stage *ls)
 {
+	if (ls->io_started) {
+		/* normally set by the log thread when it finished; set here too for the paths where it never ran */
+		atomic_store_explicit(&ls->io_stop, 1, memory_order_release);
+		rt_waiter_kick(&ls->io_waiter);
+		rt_thread_join(&ls->io_thread);
+		ls->io_started = 0;
+	}
+	/* Files the log thread did not close (it never ran): flushed and closed here.  Safe on closed files. */
+	logfile_close(&ls->can_csv);
+	logfile_close(&ls->candump);
+	logfile_close(&ls->gps_csv);
+	logfile_close(&ls->merged);
 	uint64_t lost = file_lost(&ls->can_csv) + file_lost(&ls->candump) + file_lost(&ls->gps_csv) +
 			(ls->state ? file_lost(&ls->merged) : 0);
 	int fd;
@@ -478,7 +497,7 @@ int log_stage_fini(struct log_stage *ls)
 	ring_fini(&ls->snap_free);
 	ring_fini(&ls->snap_full);
 	ring_fini(&ls->sync_req);
-	return lost ? -EIO : 0;
+	return lost || atomic_load(&ls->close_errno) ? -EIO : 0;
 }
 
 void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st)
@@ -504,6 +523,7 @@ void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st)
 	st->rows_lost_gps = file_lost(&ls->gps_csv);
 	st->rows_lost_merged = ls->state ? file_lost(&ls->merged) : 0;
 	st->rows_lost = st->rows_lost_can + st->rows_lost_candump + st->rows_lost_gps + st->rows_lost_merged;
+	st->close_errno = atomic_load_explicit(&ls->close_errno, memory_order_relaxed);
 	st->snapshots_written = rt_counter_get(&ls->snapshots_written);
 	st->snapshots_skipped = rt_counter_get(&ls->snapshots_skipped);
 }

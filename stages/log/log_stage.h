@@ -9,7 +9,8 @@
  *     rows of each CSV in a window of fixed-size slots; every snapshot_ns it copies a window into a free snapshot
  *     buffer (a memcpy, microseconds) and hands it over; every merged_ns it reads the RCU-published vehicle state and
  *     appends a merged_can_data row.
- *   - the io thread (low priority, housekeeping CPU) writes each handed-over snapshot to a temporary file, fsyncs it
+ *   - the io thread (low priority, on the housekeeping CPUs when given, else any CPU; started by the control thread
+ *     with log_stage_start_io()) writes each handed-over snapshot to a temporary file, fsyncs it
  *     and renames it over can_data_snapshot.csv / gps_data_snapshot.csv (a reader never sees a partial file), and
  *     runs the fsyncs the log thread asks for (the log files' fsyncs happen here, on dup()ed descriptors, because an
  *     fsync can block for long).
@@ -17,9 +18,10 @@
  * no allocation and no lock after start-up.  If the io thread still holds every buffer at a tick, that snapshot is
  * skipped and counted; the CAN path never waits for it.
  *
- * Synchronization: log_stage_init/fini from the control thread before/after the threads run; log_stage_thread is
- * the log thread (it starts and joins the io thread itself); log_stage_get_status and log_stage_report from the
- * control thread at any time (relaxed reads of single-writer counters).
+ * Synchronization: log_stage_init, log_stage_start_io and log_stage_fini from the control thread, before the log
+ * thread starts / after it was joined (fini also stops and joins the io thread); log_stage_get_status and
+ * log_stage_report from the control thread at any time (relaxed reads of single-writer counters; get_status also
+ * reads the published state, so the calling thread must be registered with RCU).
  */
 #ifndef V2X_STAGES_LOG_LOG_STAGE_H
 #define V2X_STAGES_LOG_LOG_STAGE_H
@@ -35,9 +37,11 @@
 #include "rt/thread.h"
 #include "rt/wait.h"
 #include "stages/common/record.h"
+#include "stages/log/csv_format.h"
 #include "stages/log/logfile.h"
 
-#define LOG_ROW_MAX 192     /* longest can_data / gps_data row, with its newline */
+#define LOG_ROW_MAX CSV_CAN_ROW_MAX /* a window slot: the longest can_data / gps_data row, with its newline */
+_Static_assert(CSV_GPS_ROW_MAX <= LOG_ROW_MAX, "a gps_data row must fit a window slot");
 #define LOG_SNAP_BUFFERS 4  /* two per snapshot kind in flight */
 
 enum log_snap_kind { LOG_SNAP_CAN = 0, LOG_SNAP_GPS = 1 };
@@ -78,6 +82,7 @@ struct log_stage_status {
 	uint64_t rows_lost; /* the sum of the four below */
 	uint64_t rows_lost_can, rows_lost_candump, rows_lost_gps, rows_lost_merged;
 	uint64_t snapshots_written, snapshots_skipped;
+	int close_errno;  /* the final flush/fsync/close of a file failed (errno) */
 };
 
 struct log_stage {
@@ -105,6 +110,8 @@ struct log_stage {
 	_Atomic uint64_t snapshots_written, snapshots_skipped, snapshot_errors;
 	_Atomic uint64_t snapshot_min_ns, snapshot_max_ns, snapshot_last_bytes;
 	_Atomic uint64_t fsyncs, fsync_errors;
+	_Atomic int close_errno;          /* first error of the final flush/fsync/close of a file; 0 = none */
+	int io_started;
 };
 
 enum log_drop {
@@ -125,11 +132,16 @@ void log_stage_conf_init(struct log_stage_conf *conf, const char *out_dir);
 int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, struct ring *in, struct rt_waiter *waiter,
 		   struct rcu_pub *state);
 
-/* The log thread (arg: struct log_stage *): starts the io thread, runs until its input ring is drained, writes the
- * last snapshots, closes the files (flush + fsync) and joins the io thread.  Registers with RCU.  Returns NULL. */
+/* Starts the io thread (control thread; after init, before the log thread).  Returns 0 or -errno. */
+int log_stage_start_io(struct log_stage *ls);
+
+/* The log thread (arg: struct log_stage *): runs until its input ring is drained, hands over the last snapshots,
+ * closes the files (flush + fsync) and tells the io thread to finish.  Registers with RCU.  Returns NULL. */
 void *log_stage_thread(void *arg);
 
-/* Frees everything (after the thread was joined).  Returns 0, or -EIO when rows were lost. */
+/* Joins the io thread, closes any file still open, frees everything (after the log thread was joined, or when it
+ * never started).  Safe on a zeroed or partly initialised stage.  Returns 0, or -EIO when rows were lost or a file
+ * could not be finished. */
 int log_stage_fini(struct log_stage *ls);
 
 /* Control thread: a summary for the status line. */

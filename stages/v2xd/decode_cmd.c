@@ -43,6 +43,21 @@ static void print_double(FILE *out, double v)
 		fputs(buf, out);
 }
 
+/* A JSON string: names and texts come from the user's DBC. */
+static void print_string(FILE *out, const char *str)
+{
+	fputc('"', out);
+	for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(out, "\\%c", *c);
+		else if (*c < 0x20)
+			fprintf(out, "\\u%04x", *c);
+		else
+			fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
 static void print_id(FILE *out, uint32_t id)
 {
 	if (id & CAN_EFF_FLAG)
@@ -86,9 +101,12 @@ static void print_can(struct decode_cmd *dc, const struct rx_record *r)
 	fputs(",\"signals\":{", out);
 	for (unsigned i = 0; i < res.n; i++) {
 		const char *text = decoder_value_text(dc->dec, res.v[i].sig, res.v[i].value);
-		fprintf(out, "%s\"%s\":", i ? "," : "", decoder_signal_name(dc->dec, res.v[i].sig));
+		if (i)
+			fputc(',', out);
+		print_string(out, decoder_signal_name(dc->dec, res.v[i].sig));
+		fputc(':', out);
 		if (text)
-			fprintf(out, "\"%s\"", text);
+			print_string(out, text);
 		else
 			print_double(out, res.v[i].value);
 	}
@@ -247,6 +265,9 @@ int decode_cmd_main(int argc, char **argv)
 	fr = malloc(sizeof(*fr));
 	if (!fr) {
 		rt_err("decode: out of memory");
+		if (in != stdin)
+			fclose(in);
+		decoder_destroy(dc.dec);
 		return 2;
 	}
 	framer_init(fr, mode);

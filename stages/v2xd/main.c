@@ -241,6 +241,9 @@ static int parse_options(int argc, char **argv, struct v2xd_conf *c)
 	return 0;
 }
 
+_Static_assert(sizeof(long_opts) / sizeof(long_opts[0]) == OPT_HELP - OPT_CAN_DEV + 2,
+	       "long_opts must list every OPT_ value, in enum order (bad_value() names options by index)");
+
 int main(int argc, char **argv)
 {
 	struct v2xd_conf conf;

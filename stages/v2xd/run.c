@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "rt/clock.h"
 #include "rt/log.h"
@@ -123,10 +124,12 @@ static void status_line(struct pipeline *p, const struct v2xd_conf *c, uint64_t 
 			 ls.lon_deg, ls.sats);
 	else
 		snprintf(gps, sizeof(gps), "none");
+	if (final && ls.close_errno)
+		rt_err("finishing the output files failed: %s (see the lines above)", strerror(ls.close_errno));
 	rt_info("%s: up %llus, link %s, %llu bytes, %llu records (%.0f/s), rejected %llu, dropped %llu, gps %s, disk %s, "
 		"rows lost: can_data=%llu candump=%llu gps_data=%llu merged=%llu",
 		final ? "final" : "status", (unsigned long long)((now - p->start_mono_ns) / RT_NS_PER_SEC),
-		atomic_load(&p->rx.link_up) ? "up" : "down", (unsigned long long)rt_counter_get(&p->rx.bytes),
+		atomic_load(&p->rx.link_up) ? "up" : atomic_load(&p->rx.at_eof) ? "end of file" : "down", (unsigned long long)rt_counter_get(&p->rx.bytes),
 		(unsigned long long)frames, rate,
 		(unsigned long long)(rt_counters_dropped_total(&p->rx.ctr) -
 				     rt_counter_get(&p->rx.ctr.dropped[CAN_RX_DROP_RING_FULL])),
@@ -167,11 +170,14 @@ static void report_episodes(struct pipeline *p)
 	int up = atomic_load(&p->rx.link_up);
 
 	if (up != link_was_up) {
+		int err = atomic_load(&p->rx.last_errno);
 		if (up)
 			rt_info("%s: open", p->rx.conf.dev_path);
+		else if (atomic_load(&p->rx.at_eof))
+			rt_info("%s: end of file: every line read", p->rx.conf.dev_path);
 		else if (link_was_up == 1 || link_was_up == -1)
 			rt_warn("%s: not available (%s); retrying every %llu ms", p->rx.conf.dev_path,
-				strerror(atomic_load(&p->rx.last_errno)),
+				err ? strerror(err) : "closed by the other end",
 				(unsigned long long)(p->rx.conf.reopen_ns / RT_NS_PER_MS));
 		link_was_up = up;
 	}
@@ -182,12 +188,15 @@ int v2xd_run(const struct v2xd_conf *c)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
 	struct can_rx_conf rxc;
-	int sfd = -1, rc = 1, started = 0;
+	struct rt_thread_conf tc;
+	int sfd = -1, rc = 1, rx_ok = 0, dec_ok = 0, log_ok = 0, t_rx = 0, t_dec = 0, t_log = 0;
 
 	if (!p) {
 		rt_err("out of memory");
 		return 1;
 	}
+	/* The control thread reads the published vehicle state (status line): an RCU reader. */
+	rcu_register_thread();
 	sfd = rt_signals_block();
 	if (sfd < 0) {
 		rt_err("signalfd: %s", strerror(-sfd));
@@ -217,32 +226,39 @@ int v2xd_run(const struct v2xd_conf *c)
 		rt_err("cannot prepare the receive stage");
 		goto out;
 	}
+	rx_ok = 1;
 	if (decode_stage_init(&p->dec, p->decoder, &p->rx_ring, &p->decode_waiter, &p->log_ring) < 0) {
 		rt_err("cannot prepare the decode stage");
 		goto out;
 	}
+	dec_ok = 1;
 	p->dec.full_wait_ns = c->full_wait_ns;
-	rc = log_stage_init(&p->log, &c->log, &p->log_ring, &p->log_waiter, &p->dec.pub);
-	if (rc < 0) {
-		rt_err("cannot open the output files in %s: %s", c->log.out_dir, strerror(-rc));
-		rc = 1;
+	log_ok = 1; /* log_stage_fini() undoes whatever part of the init succeeded */
+	int lrc = log_stage_init(&p->log, &c->log, &p->log_ring, &p->log_waiter, &p->dec.pub);
+	if (lrc < 0) {
+		rt_err("cannot open the output files in %s: %s", c->log.out_dir, strerror(-lrc));
 		goto out;
 	}
-	rc = 1;
+	if ((lrc = log_stage_start_io(&p->log)) < 0) {
+		rt_err("cannot start the snapshot thread: %s", strerror(-lrc));
+		goto out;
+	}
 	if (c->mlock)
 		rt_mlockall();
 
-	struct rt_thread_conf tc;
+	/* Back to front, so each consumer runs before its producer. */
 	thread_conf(&tc, "v2x-log", c, &c->cpu_log, 10);
-	if (rt_thread_start(&p->t_log, &tc, log_stage_thread, &p->log) < 0)
-		goto stop_none;
+	if ((lrc = rt_thread_start(&p->t_log, &tc, log_stage_thread, &p->log)) < 0)
+		goto thread_failed;
+	t_log = 1;
 	thread_conf(&tc, "v2x-decode", c, &c->cpu_decode, 5);
-	if (rt_thread_start(&p->t_dec, &tc, decode_stage_thread, &p->dec) < 0)
-		goto stop_log;
+	if ((lrc = rt_thread_start(&p->t_dec, &tc, decode_stage_thread, &p->dec)) < 0)
+		goto thread_failed;
+	t_dec = 1;
 	thread_conf(&tc, "v2x-can-rx", c, &c->cpu_rx, 0);
-	if (rt_thread_start(&p->t_rx, &tc, can_rx_thread, &p->rx) < 0)
-		goto stop_dec;
-	started = 1;
+	if ((lrc = rt_thread_start(&p->t_rx, &tc, can_rx_thread, &p->rx)) < 0)
+		goto thread_failed;
+	t_rx = 1;
 	p->start_mono_ns = p->last_status_mono_ns = rt_mono_ns();
 	rt_info("running: %s at %u baud -> %s (stop with SIGINT or SIGTERM)", c->can_dev, c->baud, c->log.out_dir);
 
@@ -263,36 +279,47 @@ int v2xd_run(const struct v2xd_conf *c)
 			status_line(p, c, now, 0);
 	}
 	rc = 0;
+	goto stop;
 
-	/* Front to back: the receiver stops and closes its ring; each stage drains its input, then closes its output. */
+thread_failed:
+	rt_err("cannot start a stage thread: %s", strerror(-lrc));
+stop:
+	/* Front to back: the receiver stops and closes its ring; each stage drains its input, then closes its output.
+	 * A stage that never started has its output ring closed here instead. */
 	rt_stop_request(&p->stop);
-	can_rx_wake(&p->rx);
-	rt_thread_join(&p->t_rx);
-stop_dec:
-	if (!started)
+	if (t_rx) {
+		can_rx_wake(&p->rx);
+		rt_thread_join(&p->t_rx);
+	} else {
 		ring_close(&p->rx_ring);
-	rt_thread_join(&p->t_dec);
-stop_log:
-	if (!started)
+	}
+	if (t_dec)
+		rt_thread_join(&p->t_dec);
+	else
 		ring_close(&p->log_ring);
-	rt_thread_join(&p->t_log);
-stop_none:
-	/* Rows lost to a full disk were reported and counted; an orderly stop still exits 0. */
-	(void)log_stage_fini(&p->log);
-	report_episodes(p);
-	if (started) {
+	if (t_log)
+		rt_thread_join(&p->t_log);
+out:
+	if (log_ok) {
+		/* Rows lost to a full disk were reported and counted; an orderly stop still exits 0. */
+		(void)log_stage_fini(&p->log);
+		report_episodes(p);
+	}
+	if (t_rx) {
 		status_line(p, c, rt_mono_ns(), 1);
 		latency_line(p);
 	}
-	decode_stage_fini(&p->dec);
-	can_rx_fini(&p->rx);
-out:
+	if (dec_ok)
+		decode_stage_fini(&p->dec);
+	if (rx_ok)
+		can_rx_fini(&p->rx);
 	ring_fini(&p->rx_ring);
 	ring_fini(&p->log_ring);
 	if (p->decoder)
 		decoder_destroy(p->decoder);
 	if (sfd >= 0)
 		close(sfd);
+	rcu_unregister_thread();
 	free(p);
 	return rc;
 }

@@ -18,7 +18,7 @@ struct v2xd_conf {
 	const char *dbc_path;       /* NULL: the built-in twizy.dbc */
 	struct log_stage_conf log;  /* output directory, intervals, rotation, snapshots, buffers */
 	int policy, prio;
-	cpu_set_t cpu_rx, cpu_decode, cpu_log, cpu_house;
+	cpu_set_t cpu_rx, cpu_decode, cpu_log; /* --cpu-house is log.house_cpus */
 	int mlock;
 	enum rt_wait_mode wait_mode;
 	uint64_t spin_ns;

@@ -565,6 +565,52 @@ static void test_second_reader_on_a_port_is_refused(void **state)
 	daemon_teardown(&a);
 }
 
+/* ---- 6. regression: a log file as --can-dev was replayed every 500 ms and lost its unterminated last line ---- */
+
+static void test_file_input_read_once(void **state)
+{
+	char dir[256], in[400], bin[300], logp[400], path[400];
+	(void)state;
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "file"), 0);
+	snprintf(in, sizeof(in), "%s/in.log", dir);
+	FILE *f = fopen(in, "w");
+	assert_non_null(f);
+	for (int i = 1; i <= 99; i++)
+		fprintf(f, "(1755515106.%06d) can0 155#0596E7546D58006F\n", i);
+	fprintf(f, "(1755515107.000000) can0 155#0596E7546D58006F"); /* no newline at the end */
+	fclose(f);
+	snprintf(bin, sizeof(bin), "%s/bin/v2xd", test_build_dir());
+	snprintf(logp, sizeof(logp), "%s/v2xd.log", dir);
+	char *argv[] = {bin, (char *)"--can-dev", in, (char *)"--out", dir, (char *)"--status-s", (char *)"0", NULL};
+	pid_t pid = test_spawn(argv, logp);
+	int64_t end = test_now_ms() + 10000;
+	for (;;) {
+		char *log = test_read_file(logp, NULL);
+		int eof = log && strstr(log, "end of file");
+		free(log);
+		if (eof)
+			break;
+		assert_true(test_now_ms() < end);
+		test_sleep_ms(20);
+	}
+	test_sleep_ms(1200); /* more than two reopen periods: a replay would show */
+	kill(pid, SIGTERM);
+	assert_int_equal(test_wait_exit(pid, 30000), 0);
+	snprintf(path, sizeof(path), "%s/can_data.csv", dir);
+	size_t len;
+	char **rows;
+	char *csv = test_read_file(path, &len);
+	assert_non_null(csv);
+	assert_int_equal(split_lines(csv, len, &rows), 101);
+	/* the candump times of the file are the rows' timestamps, in order, the last one included */
+	assert_true(strncmp(rows[1], "1755515106.000001000,155,8,", 27) == 0);
+	assert_true(strncmp(rows[100], "1755515107.000000000,155,8,", 27) == 0);
+	free(rows);
+	free(csv);
+	test_rmtree(dir);
+}
+
 static char mounted_tmpfs[600]; /* unmounted by the teardown, whatever happened */
 
 static int teardown_disk_full(void **state)
@@ -666,6 +712,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_sigkill_leaves_whole_lines, test_kill_spawned),
 		cmocka_unit_test_teardown(test_disk_full_counted_and_resumes, teardown_disk_full),
 		cmocka_unit_test_teardown(test_second_reader_on_a_port_is_refused, test_kill_spawned),
+		cmocka_unit_test_teardown(test_file_input_read_once, test_kill_spawned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
