@@ -105,14 +105,7 @@ static void run(const char *wait_mode, unsigned long frames, double rate, struct
 	/* v2xd's defaults otherwise: what a user runs */
 	char *argv[] = {v2xd_path, a_can, tty, a_out, dir, a_st, a_0, a_wait, mode, NULL};
 	pid_t pid = test_spawn(argv, logp);
-	for (int i = 0; i < 500; i++) {
-		char *l = test_read_file(logp, NULL);
-		int open = l && strstr(l, "tty: open");
-		free(l);
-		if (open)
-			break;
-		test_sleep_ms(10);
-	}
+	test_wait_for_text(logp, "tty: open", 5000);
 	char *buf = malloc(1 << 20);
 	size_t fill = 0;
 	unsigned long long cpu0 = proc_cpu_ticks(pid);

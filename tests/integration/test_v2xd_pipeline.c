@@ -129,17 +129,7 @@ static void daemon_start(struct daemon *d, const char *extra[])
 	d->pid = test_spawn(argv, d->log);
 	assert_true(d->pid > 0);
 	/* Write only once v2xd holds the port, as a real ESP32 would be read from power-up. */
-	int64_t end = test_now_ms() + 15000;
-	for (;;) {
-		size_t n;
-		char *log = test_read_file(d->log, &n);
-		int open = log && strstr(log, "ttyESP32: open") != NULL;
-		free(log);
-		if (open)
-			break;
-		assert_true(test_now_ms() < end);
-		test_sleep_ms(20);
-	}
+	assert_int_equal(test_wait_for_text(d->log, "ttyESP32: open", 15000), 0);
 }
 
 static void daemon_setup(struct daemon *d, const char *tag, const char *out_override)
@@ -531,16 +521,7 @@ static void test_second_reader_on_a_port_is_refused(void **state)
 	snprintf(b.log, sizeof(b.log), "%s/v2xd-b.log", a.dir);
 	char *argv[] = {bin, (char *)"--can-dev", a.tty, (char *)"--out", out_b, (char *)"--status-s", (char *)"0", NULL};
 	b.pid = test_spawn(argv, b.log);
-	int64_t end = test_now_ms() + 10000;
-	for (;;) {
-		char *log = test_read_file(b.log, NULL);
-		int busy = log && strstr(log, "Device or resource busy");
-		free(log);
-		if (busy)
-			break;
-		assert_true(test_now_ms() < end);
-		test_sleep_ms(20);
-	}
+	assert_int_equal(test_wait_for_text(b.log, "Device or resource busy", 10000), 0);
 	assert_int_equal(test_pty_write_all(&a.pty, f.text, f.len), 0);
 	assert_int_equal(test_pty_wait_drained(&a.pty, 30000), 0);
 	assert_int_equal(daemon_stop(&a), 0);
@@ -584,16 +565,7 @@ static void test_file_input_read_once(void **state)
 	snprintf(logp, sizeof(logp), "%s/v2xd.log", dir);
 	char *argv[] = {bin, (char *)"--can-dev", in, (char *)"--out", dir, (char *)"--status-s", (char *)"0", NULL};
 	pid_t pid = test_spawn(argv, logp);
-	int64_t end = test_now_ms() + 10000;
-	for (;;) {
-		char *log = test_read_file(logp, NULL);
-		int eof = log && strstr(log, "end of file");
-		free(log);
-		if (eof)
-			break;
-		assert_true(test_now_ms() < end);
-		test_sleep_ms(20);
-	}
+	assert_int_equal(test_wait_for_text(logp, "end of file", 10000), 0);
 	test_sleep_ms(1200); /* more than two reopen periods: a replay would show */
 	kill(pid, SIGTERM);
 	assert_int_equal(test_wait_exit(pid, 30000), 0);

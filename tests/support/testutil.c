@@ -214,6 +214,22 @@ void test_rmtree(const char *dir)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int test_wait_for_text(const char *path, const char *needle, int timeout_ms)
+{
+	int64_t end = test_now_ms() + timeout_ms;
+
+	for (;;) {
+		char *text = test_read_file(path, NULL);
+		int found = text && strstr(text, needle) != NULL;
+		free(text);
+		if (found)
+			return 0;
+		if (test_now_ms() > end)
+			return -ETIMEDOUT;
+		test_sleep_ms(20);
+	}
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

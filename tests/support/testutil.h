@@ -59,6 +59,10 @@ void test_rmtree(const char *dir);
 /* Reads a whole file into a new NUL-terminated buffer (*len without the NUL).  Returns NULL on error. */
 char *test_read_file(const char *path, size_t *len);
 
+/* Waits until the file at path contains needle (a daemon's log line), at most timeout_ms.  Returns 0 or
+ * -ETIMEDOUT. */
+int test_wait_for_text(const char *path, const char *needle, int timeout_ms);
+
 /* Sleeps ms milliseconds. */
 void test_sleep_ms(int ms);
 
