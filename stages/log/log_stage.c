@@ -17,12 +17,6 @@
 
 #define LOG_TICK_NS (10 * RT_NS_PER_MS)
 
-static const char *const log_drop_names[LOG_DROP__COUNT] = {
-	[LOG_DROP_CAN_CSV] = "can_data_rows_lost",
-	[LOG_DROP_CANDUMP] = "candump_lines_lost",
-	[LOG_DROP_GPS_CSV] = "gps_data_rows_lost",
-	[LOG_DROP_MERGED] = "merged_rows_lost",
-};
 
 void log_stage_conf_init(struct log_stage_conf *conf, const char *out_dir)
 {
@@ -255,7 +249,8 @@ int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, stru
 	ls->in = in;
 	ls->waiter = waiter;
 	ls->state = state;
-	rt_counters_init(&ls->ctr, "log", log_drop_names, LOG_DROP__COUNT);
+	/* Rows lost are counted once, per file, in each logfile's statistics (file_lost()). */
+	rt_counters_init(&ls->ctr, "log", NULL, 0);
 	rt_hist_init(&ls->rx_to_logged_ns);
 	rt_hist_init(&ls->rx_to_file_ns);
 	rt_waiter_init(&ls->io_waiter, RT_WAIT_SLEEP, 0);
@@ -316,7 +311,6 @@ static void merged_row(struct log_stage *ls)
 
 	if (!dst) {
 		logfile_count_dropped(&ls->merged, 1, 0);
-		rt_count(&ls->ctr.dropped[LOG_DROP_MERGED], 1);
 		return;
 	}
 	rcu_read_lock();
@@ -344,7 +338,6 @@ static void log_record(struct log_stage *ls, const struct rx_record *r, struct c
 				ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
 		} else {
 			logfile_count_dropped(&ls->can_csv, 1, 0);
-			rt_count(&ls->ctr.dropped[LOG_DROP_CAN_CSV], 1);
 		}
 		dst = logfile_reserve(&ls->candump, CANDUMP_LINE_MAX + 16);
 		if (dst) {
@@ -352,7 +345,6 @@ static void log_record(struct log_stage *ls, const struct rx_record *r, struct c
 			logfile_commit(&ls->candump, len);
 		} else {
 			logfile_count_dropped(&ls->candump, 1, 0);
-			rt_count(&ls->ctr.dropped[LOG_DROP_CANDUMP], 1);
 		}
 		V2X_TP(log_row, r->seq, r->rx_mono_ns);
 	} else if (r->type == REC_GPS) {
@@ -366,7 +358,6 @@ static void log_record(struct log_stage *ls, const struct rx_record *r, struct c
 			logfile_commit(&ls->gps_csv, len);
 		} else {
 			logfile_count_dropped(&ls->gps_csv, 1, 0);
-			rt_count(&ls->ctr.dropped[LOG_DROP_GPS_CSV], 1);
 		}
 	}
 }
@@ -451,7 +442,7 @@ void *log_stage_thread(void *arg)
 	atomic_store_explicit(&ls->io_stop, 1, memory_order_release);
 	rt_waiter_kick(&ls->io_waiter);
 	V2X_TP(stage_stop, "log", rt_counter_get(&ls->ctr.in), rt_counter_get(&ls->ctr.out),
-	       rt_counters_dropped_total(&ls->ctr));
+	       file_lost(&ls->can_csv) + file_lost(&ls->candump) + file_lost(&ls->gps_csv) + file_lost(&ls->merged));
 	rcu_unregister_thread();
 	return NULL;
 }

@@ -103,7 +103,7 @@ struct log_stage {
 	uint64_t next_snapshot_mono_ns, next_merged_mono_ns;
 	uint64_t oldest_unflushed_rx_mono_ns; /* of the rows in can_data.csv's buffer; 0 = none */
 	uint64_t can_flushes_seen;
-	struct rt_counters ctr;           /* in = records, out = rows logged, dropped by reason */
+	struct rt_counters ctr;           /* in = records, out = records logged; rows lost: each logfile's stats */
 	struct rt_hist rx_to_logged_ns;   /* receive -> row in the writer's buffer */
 	struct rt_hist rx_to_file_ns;     /* receive -> write() returned, worst row of each flush */
 	/* snapshot statistics (io thread writes, control thread reads) */
@@ -112,14 +112,6 @@ struct log_stage {
 	_Atomic uint64_t fsyncs, fsync_errors;
 	_Atomic int close_errno;          /* first error of the final flush/fsync/close of a file; 0 = none */
 	int io_started;
-};
-
-enum log_drop {
-	LOG_DROP_CAN_CSV = 0, /* can_data.csv rows lost (disk full and buffer full) */
-	LOG_DROP_CANDUMP,
-	LOG_DROP_GPS_CSV,
-	LOG_DROP_MERGED,
-	LOG_DROP__COUNT
 };
 
 /* Fills conf with the defaults (100 ms flush, 1 s fsync, no rotation, 4 s / 1000 rows snapshots, 1 s merged). */
