@@ -1,8 +1,8 @@
 # V2X-RT: one non-recursive Makefile.  `make help` lists the targets.
 #
 # Sources are found by convention, so adding a module needs no edit here:
-#   rt/*.c trace/*.c firmware/proto/*.c stages/<stage>/*.c   -> build/libv2x.a
-#   stages/<program>/main.c (programs: see PROGRAMS)          -> build/bin/<program>
+#   rt/*.c trace/*.c firmware/proto/*.c vehicle/*.c stages/<stage>/*.c -> build/libv2x.a
+#   programs/<program>/*.c (every folder with a main.c)        -> build/bin/<program>
 #   tests/unit/test_*.c, tests/integration/test_*.c           -> build/tests/<name> (cmocka)
 #   tests/integration/*.sh                                    -> run as they are
 #   tests/fuzz/fuzz_*.c                                       -> build/fuzz/<name> (clang libFuzzer)
@@ -34,16 +34,18 @@ else
 Q := @
 endif
 
-PROGRAMS := v2xd
+PROGRAMS := $(patsubst programs/%/main.c,%,$(wildcard programs/*/main.c))
 
-PKGS := liburcu liburcu-cds libmosquitto
+PKGS := liburcu liburcu-cds libmosquitto inih libcjson libsystemd libmodbus
 ifeq ($(TRACE),1)
 PKGS += lttng-ust
 endif
 
 # Debian packages `make deps` installs: build, test and trace tooling.
 DEB_PKGS := build-essential pkg-config liburcu-dev liblttng-ust-dev lttng-tools babeltrace2 python3-bt2 \
-            libmosquitto-dev mosquitto mosquitto-clients libcmocka-dev clang libclang-rt-14-dev
+            libmosquitto-dev mosquitto mosquitto-clients libcmocka-dev clang libclang-rt-14-dev \
+            libinih-dev libcjson-dev libsystemd-dev libmbedtls-dev libmodbus-dev gpsd-tools python3-matplotlib \
+            socat openssl systemd valgrind
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
         -Wpointer-arith -Wundef -Wvla -Wwrite-strings -Wcast-align -Wnull-dereference -Wdouble-promotion \
@@ -60,7 +62,7 @@ CPPFLAGS += -I. -Ifirmware/include -D_GNU_SOURCE -DV2X_TRACE=$(TRACE)
 OPT      ?= -O2 -g
 CFLAGS   ?=
 override CFLAGS += $(OPT) -std=gnu11 -pthread -fno-strict-aliasing $(WARN)
-LDLIBS   += -pthread -lm -lutil
+LDLIBS   += -lmbedcrypto -pthread -lm -lutil
 ifneq ($(SANITIZE),)
 override CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 override LDFLAGS += -fsanitize=$(SANITIZE)
@@ -73,8 +75,7 @@ ifeq ($(TRACE),1)
 LDLIBS += -ldl
 endif
 
-LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c) \
-             $(filter-out $(foreach p,$(PROGRAMS),stages/$(p)/%),$(wildcard stages/*/*.c))
+LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c vehicle/*.c stages/*/*.c)
 ifneq ($(TRACE),1)
 LIB_SRCS  := $(filter-out trace/v2x_tp.c,$(LIB_SRCS))
 endif
@@ -153,9 +154,9 @@ $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# Each program: every .c in stages/<program>/.
+# Each program: every .c in programs/<program>/.
 define program_rule
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard stages/$(1)/*.c)) $(LIB)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(LIB)
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  LD      $$@")
 	$$(Q)$$(CC) $$(LDFLAGS) $$(CFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(LDLIBS)

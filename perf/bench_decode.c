@@ -22,7 +22,7 @@
 #include "rt/thread.h"
 #include "stages/can_rx/can_rx.h"
 #include "stages/can_rx/framer.h"
-#include "stages/common/builtin_dbc.h"
+#include "vehicle/builtin_dbc.h"
 #include "stages/decode/dbc.h"
 #include "stages/decode/decode_stage.h"
 #include "stages/decode/decoder.h"

@@ -19,7 +19,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "stages/common/builtin_dbc.h"
+#include "vehicle/builtin_dbc.h"
 #include "stages/decode/decoder.h"
 
 #define BENCH_FRAMES 4096

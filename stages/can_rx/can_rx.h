@@ -23,7 +23,7 @@
 #include "rt/ring.h"
 #include "rt/shutdown.h"
 #include "stages/can_rx/framer.h"
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 
 #define CAN_RX_BATCH 64
 #define CAN_RX_READ_SIZE 65536

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 
 /* Parse one log line s[0..n) (no terminator).  Returns 0 with *frame and *real_ns, -EPROTONOSUPPORT for a CAN FD
  * line, or -EINVAL. */

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 
 /* A SIM line (the hot path).  Returns 0 and *out, or -EINVAL (out then unspecified). */
 int legacy_sim_parse(const char *s, size_t n, struct can_frame_data *out);

@@ -26,7 +26,7 @@
 #include <stddef.h>
 
 #include "stages/can_rx/rx_event.h"
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 
 struct nmea_state {
 	struct gps_fix fix; /* the merged fix so far */

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 
 /* Why a unit was rejected.  Names (rx_reject_name) are stable: counters and log lines use them. */
 enum rx_reject {

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 
 #define DBC_INDEPENDENT_ID 0xC0000000U /* VECTOR__INDEPENDENT_SIG_MSG */
 

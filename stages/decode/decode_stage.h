@@ -18,7 +18,7 @@
 #include "rt/rcu_state.h"
 #include "rt/ring.h"
 #include "rt/wait.h"
-#include "stages/common/vstate.h"
+#include "vehicle/vstate.h"
 #include "stages/decode/decoder.h"
 
 enum decode_drop {

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/common/signals.h"
+#include "vehicle/signals.h"
 #include "stages/decode/twizy_derived.h"
 
 #define DEC_NO_INPUT 0xFF

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 #include "stages/decode/dbc.h"
 
 struct decoder;

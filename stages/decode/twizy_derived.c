@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "stages/common/signals.h"
+#include "vehicle/signals.h"
 
 static const char *const twz_in_names[TWZ_IN__COUNT] = {
 	[TWZ_IN_PACK_V1] = "pack_v1",

@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "stages/common/record.h"
-#include "stages/common/vstate.h"
+#include "vehicle/record.h"
+#include "vehicle/vstate.h"
 #include "stages/decode/decoder.h"
 
 /* Zeroes s: no signal, no fix, no status, counters 0. */

@@ -39,9 +39,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stages/common/record.h"
-#include "stages/common/signals.h"
-#include "stages/common/vstate.h"
+#include "vehicle/record.h"
+#include "vehicle/signals.h"
+#include "vehicle/vstate.h"
 
 #define CSV_CAN_DATA_HEADER                                                                                        \
 	"timestamp,can_id,dlc,data_hex,data_bytes,gps_lat,gps_lon,gps_alt,gps_speed,gps_valid,seq,dev_time_us\n"

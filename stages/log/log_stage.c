@@ -11,7 +11,7 @@
 
 #include "rt/clock.h"
 #include "rt/log.h"
-#include "stages/common/vstate.h"
+#include "vehicle/vstate.h"
 #include "stages/log/csv_format.h"
 #include "trace/tp.h"
 

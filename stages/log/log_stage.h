@@ -3,7 +3,7 @@
  *
  * Two threads:
  *   - the log thread (real-time) takes records from decode's ring and formats them straight into the buffers of
- *     can_data.csv, the candump log can_<start>.log and gps_data.csv (stages/log/logfile.h: whole lines, flush every
+ *     can_data.csv, the candump log can_<start>.log and gps_data.csv (rt/logfile.h: whole lines, flush every
  *     flush_ns, rotation, crash repair, disk-full accounting).  Every CAN row carries the GPS fix that was current
  *     when its frame arrived (GPS records flow through the same ring, in order).  It keeps the latest snapshot_rows
  *     rows of each CSV in a window of fixed-size slots; every snapshot_ns it copies a window into a free snapshot
@@ -36,9 +36,9 @@
 #include "rt/ring.h"
 #include "rt/thread.h"
 #include "rt/wait.h"
-#include "stages/common/record.h"
+#include "vehicle/record.h"
 #include "stages/log/csv_format.h"
-#include "stages/log/logfile.h"
+#include "rt/logfile.h"
 
 #define LOG_ROW_MAX CSV_CAN_ROW_MAX /* a window slot: the longest can_data / gps_data row, with its newline */
 _Static_assert(CSV_GPS_ROW_MAX <= LOG_ROW_MAX, "a gps_data row must fit a window slot");

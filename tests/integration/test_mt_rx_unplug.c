@@ -24,7 +24,7 @@
 #include "rt/shutdown.h"
 #include "rt/thread.h"
 #include "stages/can_rx/can_rx.h"
-#include "stages/common/builtin_dbc.h"
+#include "vehicle/builtin_dbc.h"
 #include "stages/decode/dbc.h"
 #include "stages/decode/decode_stage.h"
 #include "stages/decode/decoder.h"

@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "stages/common/builtin_dbc.h"
-#include "stages/common/signals.h"
-#include "stages/common/vstate.h"
+#include "vehicle/builtin_dbc.h"
+#include "vehicle/signals.h"
+#include "vehicle/vstate.h"
 #include "stages/decode/decoder.h"
 #include "stages/decode/vstate_update.h"
 

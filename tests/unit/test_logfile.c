@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "stages/log/logfile.h"
+#include "rt/logfile.h"
 
 #define NS 1000000000LL
 #define MS 1000000ull

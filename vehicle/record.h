@@ -6,8 +6,8 @@
  * and, when the link provides them, the device's own sequence number and timestamp, so loss is countable at every
  * hop.  Plain data: no pointers, fixed size.
  */
-#ifndef V2X_STAGES_COMMON_RECORD_H
-#define V2X_STAGES_COMMON_RECORD_H
+#ifndef V2X_VEHICLE_RECORD_H
+#define V2X_VEHICLE_RECORD_H
 
 #include <stdint.h>
 

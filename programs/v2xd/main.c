@@ -20,7 +20,7 @@
 #include "rt/log.h"
 #include "rt/shutdown.h"
 #include "rt/thread.h"
-#include "stages/v2xd/v2xd.h"
+#include "programs/v2xd/v2xd.h"
 
 static void usage(FILE *f)
 {

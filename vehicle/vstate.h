@@ -5,13 +5,13 @@
  * The decode stage owns the live copy and publishes it as an immutable snapshot through rt/rcu_state.h; readers
  * (log's merged rows, v2g, uplink, the control socket) read a snapshot under rcu_read_lock().  Plain data, fixed size.
  */
-#ifndef V2X_STAGES_COMMON_VSTATE_H
-#define V2X_STAGES_COMMON_VSTATE_H
+#ifndef V2X_VEHICLE_VSTATE_H
+#define V2X_VEHICLE_VSTATE_H
 
 #include <stdint.h>
 
-#include "stages/common/record.h"
-#include "stages/common/signals.h"
+#include "vehicle/record.h"
+#include "vehicle/signals.h"
 
 struct vstate {
 	uint64_t last_seq;            /* seq of the last record applied */

@@ -1,6 +1,6 @@
 /* builtin_dbc.h - the shipped stages/decode/twizy.dbc, compiled into the library by the Makefile. */
-#ifndef V2X_STAGES_COMMON_BUILTIN_DBC_H
-#define V2X_STAGES_COMMON_BUILTIN_DBC_H
+#ifndef V2X_VEHICLE_BUILTIN_DBC_H
+#define V2X_VEHICLE_BUILTIN_DBC_H
 
 #include <stddef.h>
 

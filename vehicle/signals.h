@@ -6,8 +6,8 @@
  * `v2xd decode` prints but the fixed-column outputs (merged CSV) do not.  X-macro: one line per signal, in the
  * order the merged CSV appends them.
  */
-#ifndef V2X_STAGES_COMMON_SIGNALS_H
-#define V2X_STAGES_COMMON_SIGNALS_H
+#ifndef V2X_VEHICLE_SIGNALS_H
+#define V2X_VEHICLE_SIGNALS_H
 
 /* X(enum suffix, canonical name, unit) */
 #define CANON_SIGNALS(X)                                                                                           \

@@ -1,5 +1,5 @@
 /* signals.c - names and units of the canonical signals (see signals.h). */
-#include "stages/common/signals.h"
+#include "vehicle/signals.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* v2xd.h - the vehicle daemon's configuration and entry points (main.c, run.c, decode_cmd.c). */
-#ifndef V2X_STAGES_V2XD_V2XD_H
-#define V2X_STAGES_V2XD_V2XD_H
+#ifndef V2X_PROGRAMS_V2XD_V2XD_H
+#define V2X_PROGRAMS_V2XD_V2XD_H
 
 #include <sched.h>
 #include <stddef.h>

@@ -14,7 +14,7 @@
  * (fetch_or here with release, exchange by the reader with acquire, so last_errno/counters set before an event
  * are visible with it).
  */
-#include "stages/log/logfile.h"
+#include "rt/logfile.h"
 
 #include <errno.h>
 #include <fcntl.h>

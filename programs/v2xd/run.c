@@ -17,12 +17,12 @@
 #include "rt/thread.h"
 #include "stages/can_rx/can_rx.h"
 #include "stages/can_rx/tty.h"
-#include "stages/common/builtin_dbc.h"
+#include "vehicle/builtin_dbc.h"
 #include "stages/decode/dbc.h"
 #include "stages/decode/decode_stage.h"
 #include "stages/decode/decoder.h"
 #include "stages/log/log_stage.h"
-#include "stages/v2xd/v2xd.h"
+#include "programs/v2xd/v2xd.h"
 
 void v2xd_conf_init(struct v2xd_conf *c)
 {

@@ -24,8 +24,8 @@
  * conf.sync_fn when set (the log stage passes one that queues the fd to a low-priority thread) so the writer never
  * waits for the disk itself.
  */
-#ifndef V2X_STAGES_LOG_LOGFILE_H
-#define V2X_STAGES_LOG_LOGFILE_H
+#ifndef V2X_RT_LOGFILE_H
+#define V2X_RT_LOGFILE_H
 
 #include <stdatomic.h>
 #include <stddef.h>

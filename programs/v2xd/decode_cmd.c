@@ -19,10 +19,10 @@
 
 #include "rt/log.h"
 #include "stages/can_rx/framer.h"
-#include "stages/common/signals.h"
+#include "vehicle/signals.h"
 #include "stages/decode/decoder.h"
 #include "stages/log/fmt_double.h"
-#include "stages/v2xd/v2xd.h"
+#include "programs/v2xd/v2xd.h"
 
 struct decode_cmd {
 	struct decoder *dec;
