@@ -1,7 +1,8 @@
 # V2X-RT: one non-recursive Makefile.  `make help` lists the targets.
 #
 # Sources are found by convention, so adding a module needs no edit here:
-#   rt/*.c trace/*.c firmware/proto/*.c vehicle/*.c stages/<stage>/*.c -> build/libv2x.a
+#   rt/*.c trace/*.c firmware/{proto,hal,linux}/*.c firmware/apps/<app>/*.c vehicle/*.c stages/<stage>/*.c
+#                                                             -> build/libv2x.a
 #   programs/<program>/*.c (every folder with a main.c)        -> build/bin/<program>
 #   tests/unit/test_*.c, tests/integration/test_*.c           -> build/tests/<name> (cmocka)
 #   tests/integration/*.sh                                    -> run as they are
@@ -75,7 +76,7 @@ ifeq ($(TRACE),1)
 LDLIBS += -ldl
 endif
 
-LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c vehicle/*.c stages/*/*.c)
+LIB_SRCS  := $(wildcard rt/*.c trace/*.c firmware/proto/*.c firmware/hal/*.c firmware/apps/*/*.c firmware/linux/*.c vehicle/*.c stages/*/*.c)
 ifneq ($(TRACE),1)
 LIB_SRCS  := $(filter-out trace/v2x_tp.c,$(LIB_SRCS))
 endif
@@ -204,7 +205,7 @@ tsan: deps
 bench: $(BENCH_BINS) $(TOOL_BINS) $(PROG_BINS)
 
 # libFuzzer targets link the library's sources directly (built again with clang and the fuzzer's instrumentation).
-FUZZ_LIB_SRCS := $(filter-out trace/%,$(LIB_SRCS))
+FUZZ_LIB_SRCS := $(filter-out trace/% firmware/hal/% firmware/apps/% firmware/linux/%,$(LIB_SRCS))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-CC $@")
