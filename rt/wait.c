@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +23,7 @@
 /* How many spin iterations between two reads of the clock (a clock read costs about 20 ns, a PAUSE up to 140). */
 #define WAIT_SPINS_PER_CLOCK 32
 
-void rt_waiter_init(struct rt_waiter *w, enum rt_wait_mode mode, uint64_t spin_ns)
+int rt_waiter_init(struct rt_waiter *w, enum rt_wait_mode mode, uint64_t spin_ns)
 {
 	memset(w, 0, sizeof(*w));
 	atomic_init(&w->word, 0);
@@ -31,6 +33,52 @@ void rt_waiter_init(struct rt_waiter *w, enum rt_wait_mode mode, uint64_t spin_n
 	atomic_init(&w->wakes, 0);
 	w->mode = mode;
 	w->spin_ns = spin_ns;
+	w->efd = -1;
+	if (mode == RT_WAIT_EVENTFD) {
+		w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->efd < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void rt_waiter_fini(struct rt_waiter *w)
+{
+	if (w->mode == RT_WAIT_EVENTFD && w->efd >= 0)
+		close(w->efd);
+	w->efd = -1;
+}
+
+/* Makes the eventfd readable.  The counter cannot overflow in practice (2^64 - 2 writes before it would block). */
+static void wait__efd_signal(struct rt_waiter *w)
+{
+	uint64_t one = 1;
+	ssize_t r = write(w->efd, &one, sizeof(one));
+	(void)r;
+}
+
+static void wait__efd_drain(struct rt_waiter *w)
+{
+	uint64_t v;
+	ssize_t r = read(w->efd, &v, sizeof(v)); /* non-blocking: EAGAIN when nothing was written */
+	(void)r;
+}
+
+/* EVENTFD mode's sleep: poll the eventfd alone until the deadline (0: none).  Returns 0 or -ETIMEDOUT. */
+static int wait__efd_sleep(struct rt_waiter *w, uint64_t deadline_ns)
+{
+	struct pollfd p = {.fd = w->efd, .events = POLLIN};
+	int ms = -1;
+	if (deadline_ns) {
+		uint64_t now = rt_mono_ns();
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		/* Round up, so a wait never ends before its deadline. */
+		ms = (int)((deadline_ns - now + RT_NS_PER_MS - 1) / RT_NS_PER_MS);
+	}
+	int rc = poll(&p, 1, ms);
+	wait__efd_drain(w);
+	return rc == 0 ? -ETIMEDOUT : 0;
 }
 
 /* Sleeps while *word == expected, until the absolute CLOCK_MONOTONIC deadline (0: none).  Returns 0 or -errno. */
@@ -75,7 +123,7 @@ int rt_waiter_wait(struct rt_waiter *w, rt_ready_fn ready, void *arg, int64_t ti
 	uint64_t deadline = timeout_ns > 0 ? start + (uint64_t)timeout_ns : 0;
 
 	/* Spin phase: RT_WAIT_SPIN forever (until the deadline), RT_WAIT_HYBRID for spin_ns. */
-	if (w->mode != RT_WAIT_SLEEP) {
+	if (w->mode == RT_WAIT_SPIN || w->mode == RT_WAIT_HYBRID) {
 		uint64_t spin_end = w->mode == RT_WAIT_SPIN ? UINT64_MAX : start + w->spin_ns;
 		for (unsigned i = 1;; i++) {
 			if (wait__take_kick(w))
@@ -110,7 +158,7 @@ int rt_waiter_wait(struct rt_waiter *w, rt_ready_fn ready, void *arg, int64_t ti
 		else {
 			atomic_store_explicit(&w->sleeps, atomic_load_explicit(&w->sleeps, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
-			int frc = wait__futex(&w->word, e, deadline);
+			int frc = w->mode == RT_WAIT_EVENTFD ? wait__efd_sleep(w, deadline) : wait__futex(&w->word, e, deadline);
 			atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 			if (frc == -ETIMEDOUT) {
 				/* A last look: work that raced with the timeout is not reported as a timeout. */
@@ -141,7 +189,10 @@ void rt_waiter_notify(struct rt_waiter *w)
 	/* Release: the consumer's acquire load of the word sees the work.  Several producers may bump concurrently. */
 	atomic_fetch_add_explicit(&w->word, 1, memory_order_release);
 	atomic_fetch_add_explicit(&w->wakes, 1, memory_order_relaxed);
-	wait__futex_wake(&w->word);
+	if (w->mode == RT_WAIT_EVENTFD)
+		wait__efd_signal(w); /* write(2) is a full barrier for the consumer's read of the eventfd */
+	else
+		wait__futex_wake(&w->word);
 }
 
 void rt_waiter_kick(struct rt_waiter *w)
@@ -149,7 +200,36 @@ void rt_waiter_kick(struct rt_waiter *w)
 	atomic_store_explicit(&w->kicked, 1, memory_order_relaxed);
 	/* Release pairs with the consumer's acquire load of the word: the kick flag is visible after the wake-up. */
 	atomic_fetch_add_explicit(&w->word, 1, memory_order_release);
-	wait__futex_wake(&w->word);
+	if (w->mode == RT_WAIT_EVENTFD)
+		wait__efd_signal(w);
+	else
+		wait__futex_wake(&w->word);
+}
+
+int rt_waiter_arm(struct rt_waiter *w, rt_ready_fn ready, void *arg)
+{
+	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
+	/* Orders the store of `sleeping` before the loads below; pairs with the fence in rt_waiter_notify(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (wait__take_kick(w)) {
+		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+		return -EINTR;
+	}
+	if (ready && ready(arg)) {
+		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+		return 1;
+	}
+	atomic_store_explicit(&w->sleeps, atomic_load_explicit(&w->sleeps, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return 0;
+}
+
+bool rt_waiter_disarm(struct rt_waiter *w)
+{
+	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	if (w->efd >= 0)
+		wait__efd_drain(w);
+	return wait__take_kick(w);
 }
 
 const char *rt_wait_mode_name(enum rt_wait_mode mode)
@@ -161,13 +241,15 @@ const char *rt_wait_mode_name(enum rt_wait_mode mode)
 		return "spin";
 	case RT_WAIT_SLEEP:
 		return "sleep";
+	case RT_WAIT_EVENTFD:
+		return "eventfd";
 	}
 	return "unknown";
 }
 
 int rt_wait_mode_parse(const char *s, enum rt_wait_mode *out)
 {
-	static const enum rt_wait_mode modes[] = {RT_WAIT_HYBRID, RT_WAIT_SPIN, RT_WAIT_SLEEP};
+	static const enum rt_wait_mode modes[] = {RT_WAIT_HYBRID, RT_WAIT_SPIN, RT_WAIT_SLEEP, RT_WAIT_EVENTFD};
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (strcmp(s, rt_wait_mode_name(modes[i])) == 0) {
 			*out = modes[i];

@@ -4,8 +4,10 @@
  * mode names parse.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,14 +68,115 @@ static void pingpong_run(enum rt_wait_mode mode)
 	}
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(pp.errors, 0);
-	if (mode == RT_WAIT_SLEEP)
+	if (mode == RT_WAIT_SLEEP || mode == RT_WAIT_EVENTFD)
 		assert_true(atomic_load(&pp.wb.sleeps) > 0); /* the sleep path really ran */
 	ring_fini(&pp.a_to_b);
 	ring_fini(&pp.b_to_a);
+	rt_waiter_fini(&pp.wa);
+	rt_waiter_fini(&pp.wb);
 }
 
 static void test_no_lost_wakeup_sleep(void **st) { (void)st; pingpong_run(RT_WAIT_SLEEP); }
 static void test_no_lost_wakeup_hybrid(void **st) { (void)st; pingpong_run(RT_WAIT_HYBRID); }
+static void test_no_lost_wakeup_eventfd(void **st) { (void)st; pingpong_run(RT_WAIT_EVENTFD); }
+
+/*
+ * A consumer that polls a descriptor of its own (a pipe standing for a tty) beside the waiter's eventfd, with
+ * rt_waiter_arm/disarm: records from a ring and bytes from the pipe both wake it, none is lost (ping-pong again: a
+ * lost wake-up would hang until the generous poll timeout and fail the test), and a kick ends it.
+ */
+struct polling {
+	struct rt_waiter w;      /* the polling consumer's waiter (EVENTFD) */
+	struct rt_waiter back_w; /* the main thread's */
+	struct ring in, back;
+	int pipe_rd, pipe_wr;
+	int errors;
+	uint64_t ring_recs, pipe_bytes, kicks;
+};
+
+static void *polling_consumer(void *arg)
+{
+	struct polling *p = arg;
+	for (;;) {
+		uint64_t v;
+		while (ring_pop(&p->in, &v)) {
+			p->ring_recs++;
+			ring_push(&p->back, &v);
+		}
+		int rc = rt_waiter_arm(&p->w, ring_ready, &p->in);
+		if (rc == 1)
+			continue;
+		if (rc == -EINTR) {
+			p->kicks++;
+			return NULL;
+		}
+		struct pollfd pfd[2] = {{.fd = p->pipe_rd, .events = POLLIN}, {.fd = rt_waiter_fd(&p->w), .events = POLLIN}};
+		int pr = poll(pfd, 2, (int)(LOST_WAKEUP_NS / RT_NS_PER_MS));
+		bool kicked = rt_waiter_disarm(&p->w);
+		if (pr == 0) {
+			p->errors++; /* a lost wake-up */
+			return NULL;
+		}
+		if (pfd[0].revents & POLLIN) {
+			char c;
+			if (read(p->pipe_rd, &c, 1) == 1) {
+				p->pipe_bytes++;
+				v = UINT64_MAX;
+				ring_push(&p->back, &v);
+			}
+		}
+		if (kicked) {
+			p->kicks++;
+			return NULL;
+		}
+	}
+}
+
+static void test_eventfd_poll_ring_and_descriptor(void **st)
+{
+	(void)st;
+	struct polling p;
+	int fds[2];
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(rt_waiter_init(&p.w, RT_WAIT_EVENTFD, 0), 0);
+	assert_true(rt_waiter_fd(&p.w) >= 0);
+	assert_int_equal(rt_waiter_init(&p.back_w, RT_WAIT_SLEEP, 0), 0);
+	assert_int_equal(ring_init(&p.in, "in", sizeof(uint64_t), 2, &p.w), 0);
+	assert_int_equal(ring_init(&p.back, "back", sizeof(uint64_t), 2, &p.back_w), 0);
+	assert_int_equal(pipe(fds), 0);
+	p.pipe_rd = fds[0];
+	p.pipe_wr = fds[1];
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, polling_consumer, &p), 0);
+	for (uint64_t i = 0; i < PINGPONG_ITERS; i++) {
+		uint64_t v = i;
+		/* Alternate the two sources of work: a ring record, then a byte on the descriptor. */
+		if (i % 2 == 0) {
+			assert_true(ring_push(&p.in, &v));
+		} else {
+			assert_int_equal(write(p.pipe_wr, "x", 1), 1);
+		}
+		assert_int_equal(ring_wait(&p.back, LOST_WAKEUP_NS), 0);
+		assert_true(ring_pop(&p.back, &v));
+		assert_true(i % 2 == 0 ? v == i : v == UINT64_MAX);
+	}
+	/* Stop while it waits in poll(): the kick wakes it. */
+	rt_sleep_ns(RT_NS_PER_MS);
+	rt_waiter_kick(&p.w);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(p.errors, 0);
+	assert_int_equal(p.ring_recs, PINGPONG_ITERS / 2);
+	assert_int_equal(p.pipe_bytes, PINGPONG_ITERS / 2);
+	assert_int_equal(p.kicks, 1);
+	assert_true(atomic_load(&p.w.sleeps) > 0);
+	close(fds[0]);
+	close(fds[1]);
+	ring_fini(&p.in);
+	ring_fini(&p.back);
+	rt_waiter_fini(&p.w);
+	rt_waiter_fini(&p.back_w);
+	assert_int_equal(rt_waiter_fd(&p.w), -1);
+}
 
 static bool never_ready(void *arg)
 {
@@ -110,11 +213,13 @@ static void kick_run(enum rt_wait_mode mode)
 	assert_int_equal(k.rc, -EINTR);
 	/* The kick was consumed: the next wait times out. */
 	assert_int_equal(rt_waiter_wait(&k.w, never_ready, NULL, 1000), -ETIMEDOUT);
+	rt_waiter_fini(&k.w);
 }
 
 static void test_kick_sleep(void **st) { (void)st; kick_run(RT_WAIT_SLEEP); }
 static void test_kick_spin(void **st) { (void)st; kick_run(RT_WAIT_SPIN); }
 static void test_kick_hybrid(void **st) { (void)st; kick_run(RT_WAIT_HYBRID); }
+static void test_kick_eventfd(void **st) { (void)st; kick_run(RT_WAIT_EVENTFD); }
 
 static void test_kick_before_wait(void **st)
 {
@@ -128,14 +233,15 @@ static void test_kick_before_wait(void **st)
 static void test_timeout(void **st)
 {
 	(void)st;
-	static const enum rt_wait_mode modes[] = {RT_WAIT_SPIN, RT_WAIT_SLEEP, RT_WAIT_HYBRID};
-	for (size_t i = 0; i < 3; i++) {
+	static const enum rt_wait_mode modes[] = {RT_WAIT_SPIN, RT_WAIT_SLEEP, RT_WAIT_HYBRID, RT_WAIT_EVENTFD};
+	for (size_t i = 0; i < 4; i++) {
 		struct rt_waiter w;
 		rt_waiter_init(&w, modes[i], 100000);
 		assert_int_equal(rt_waiter_wait(&w, never_ready, NULL, 0), -ETIMEDOUT);
 		uint64_t t0 = rt_mono_ns();
 		assert_int_equal(rt_waiter_wait(&w, never_ready, NULL, 3 * RT_NS_PER_MS), -ETIMEDOUT);
 		assert_true(rt_mono_ns() - t0 >= 3 * RT_NS_PER_MS); /* never early (a lower bound only) */
+		rt_waiter_fini(&w);
 	}
 }
 
@@ -148,6 +254,7 @@ static void test_mode_names(void **st)
 		enum rt_wait_mode mode;
 	} cases[] = {
 		{"hybrid", 0, RT_WAIT_HYBRID}, {"spin", 0, RT_WAIT_SPIN}, {"sleep", 0, RT_WAIT_SLEEP},
+		{"eventfd", 0, RT_WAIT_EVENTFD},
 		{"SPIN", -EINVAL, 0},          {"", -EINVAL, 0},          {"spinning", -EINVAL, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -166,6 +273,8 @@ int main(void)
 		cmocka_unit_test(test_no_lost_wakeup_sleep), cmocka_unit_test(test_no_lost_wakeup_hybrid),
 		cmocka_unit_test(test_kick_sleep),           cmocka_unit_test(test_kick_spin),
 		cmocka_unit_test(test_kick_hybrid),          cmocka_unit_test(test_kick_before_wait),
+		cmocka_unit_test(test_no_lost_wakeup_eventfd), cmocka_unit_test(test_kick_eventfd),
+		cmocka_unit_test(test_eventfd_poll_ring_and_descriptor),
 		cmocka_unit_test(test_timeout),              cmocka_unit_test(test_mode_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
