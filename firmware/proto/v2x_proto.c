@@ -121,6 +121,44 @@ static int v2x__can_id_ok(uint32_t id)
 	return raw <= 0x7FFu;
 }
 
+/*
+ * Walk a V2X_T_CAN_BATCH payload: check every rule of v2x_proto.h and, when e is not NULL, unpack the entries into
+ * e[0..max).  Returns the entry count or -EPROTO.
+ */
+static int v2x__batch_walk(const uint8_t *p, size_t len, struct v2x_can_entry *e, size_t max)
+{
+	size_t count, at = V2X_CAN_BATCH_HDR, i;
+	uint16_t prev = 0;
+
+	if (len < V2X_CAN_BATCH_HDR + V2X_CAN_ENTRY_MIN)
+		return -EPROTO;
+	count = p[0];
+	if (count < 1 || count > V2X_CAN_BATCH_MAX || (e && count > max))
+		return -EPROTO;
+	for (i = 0; i < count; i++) {
+		if (len - at < V2X_CAN_ENTRY_MIN)
+			return -EPROTO;
+		uint16_t off = v2x__get16(p + at);
+		uint32_t id = v2x__get32(p + at + 2);
+		uint8_t dlc = p[at + 6];
+		if (off < prev || !v2x__can_id_ok(id) || dlc > 8)
+			return -EPROTO;
+		size_t nd = (id & V2X_CAN_RTR_FLAG) ? 0u : dlc;
+		if (len - at - V2X_CAN_ENTRY_MIN < nd)
+			return -EPROTO;
+		if (e) {
+			e[i].offset_us = off;
+			e[i].can.id = id;
+			e[i].can.dlc = dlc;
+			memset(e[i].can.data, 0, sizeof(e[i].can.data));
+			memcpy(e[i].can.data, p + at + V2X_CAN_ENTRY_MIN, nd);
+		}
+		prev = off;
+		at += V2X_CAN_ENTRY_MIN + nd;
+	}
+	return at == len ? (int)count : -EPROTO;
+}
+
 int v2x_payload_check(uint8_t type, const uint8_t *payload, size_t len)
 {
 	if (type < V2X_T_FIRST || type > V2X_T_LAST)
@@ -159,6 +197,8 @@ int v2x_payload_check(uint8_t type, const uint8_t *payload, size_t len)
 		return (len >= 1 && payload[0] != 0) ? 0 : -EPROTO;
 	case V2X_T_ACK:
 		return len == V2X_ACK_LEN ? 0 : -EPROTO;
+	case V2X_T_CAN_BATCH:
+		return v2x__batch_walk(payload, len, NULL, 0) < 0 ? -EPROTO : 0;
 	}
 	return -ENOMSG;
 }
@@ -348,4 +388,53 @@ int v2x_station_unpack(const uint8_t *payload, size_t len, struct v2x_station *s
 	s->lat_e7 = (int32_t)v2x__get32(payload + 20);
 	s->lon_e7 = (int32_t)v2x__get32(payload + 24);
 	return 0;
+}
+
+size_t v2x_can_entry_len(const struct v2x_can *c)
+{
+	if (!v2x__can_id_ok(c->id) || c->dlc > 8)
+		return 0;
+	return V2X_CAN_ENTRY_MIN + ((c->id & V2X_CAN_RTR_FLAG) ? 0u : c->dlc);
+}
+
+int v2x_can_batch_pack(uint32_t first_can, const struct v2x_can_entry *e, size_t n, uint8_t *out, size_t size)
+{
+	size_t total = V2X_CAN_BATCH_HDR, i;
+
+	if (n < 1 || n > V2X_CAN_BATCH_MAX)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		size_t el = v2x_can_entry_len(&e[i].can);
+		if (el == 0 || (i && e[i].offset_us < e[i - 1].offset_us))
+			return -EPROTO;
+		total += el;
+	}
+	if (total > V2X_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (size < total)
+		return -ENOBUFS;
+	out[0] = (uint8_t)n;
+	v2x__put32(out + 1, first_can);
+	size_t at = V2X_CAN_BATCH_HDR;
+	for (i = 0; i < n; i++) {
+		size_t nd = v2x_can_entry_len(&e[i].can) - V2X_CAN_ENTRY_MIN;
+		v2x__put16(out + at, e[i].offset_us);
+		v2x__put32(out + at + 2, e[i].can.id);
+		out[at + 6] = e[i].can.dlc;
+		memcpy(out + at + V2X_CAN_ENTRY_MIN, e[i].can.data, nd);
+		at += V2X_CAN_ENTRY_MIN + nd;
+	}
+	return (int)total;
+}
+
+int v2x_can_batch_unpack(const uint8_t *payload, size_t len, uint32_t *first_can, struct v2x_can_entry *e,
+			 size_t max)
+{
+	if (len > V2X_MAX_PAYLOAD)
+		return -EPROTO;
+	int n = v2x__batch_walk(payload, len, e, max);
+	if (n < 0)
+		return n;
+	*first_can = v2x__get32(payload + 1);
+	return n;
 }

@@ -6,6 +6,8 @@
  *    delimiter hold no 0x00 and v2x_frame_decode() gives back type, seq, time and payload exactly; when it refuses,
  *    v2x_payload_check() refuses too.
  * 3. COBS alone: encode, decode, compare.
+ * 4. The input as a V2X_T_CAN_BATCH payload: v2x_payload_check() and v2x_can_batch_unpack() agree; an accepted
+ *    payload re-packs to the same bytes with v2x_can_batch_pack().
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +50,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (fr.type != type || fr.seq != seq || fr.dev_time_us != t_us || fr.len != len ||
 			    (len && memcmp(fr.payload, payload, len) != 0))
 				abort();
+		}
+	}
+
+	{
+		struct v2x_can_entry e[V2X_CAN_BATCH_MAX];
+		uint8_t again[V2X_MAX_PAYLOAD];
+		uint32_t first = 0;
+		int ok = v2x_payload_check(V2X_T_CAN_BATCH, data, size) == 0;
+		int k = v2x_can_batch_unpack(data, size, &first, e, V2X_CAN_BATCH_MAX);
+		if (ok != (k > 0))
+			abort();
+		if (k > 0) {
+			n = v2x_can_batch_pack(first, e, (size_t)k, again, sizeof(again));
+			if (n != (int)size || memcmp(again, data, size) != 0)
+				abort();
+			for (int i = 0; i < k; i++)
+				if (v2x_can_entry_len(&e[i].can) == 0)
+					abort();
 		}
 	}
 

@@ -32,6 +32,16 @@ static const uint8_t ex2_wire[] = {0x03, 0x03, 0x0A, 0x01, 0x01, 0x06, 0x78, 0x5
 				   0x03, 0x06, 0x27, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
 				   0x01, 0x01, 0x03, 0x88, 0x13, 0x01, 0x03, 0xC3, 0xF1, 0x00};
 
+/* Worked example 3 of v2x_proto.h (a batch of three CAN frames), computed in Python (struct.pack, bitwise CRC,
+ * block-splitting COBS) from the layout, not by this code. */
+static const uint8_t ex3_payload[] = {0x03, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x55, 0x01, 0x00, 0x00, 0x08, 0x01,
+				      0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73, 0xFA, 0x00, 0x9B, 0x05, 0x00, 0x00,
+				      0x04, 0x80, 0x01, 0x00, 0x7E, 0xE8, 0x03, 0x23, 0x01, 0x00, 0xC0, 0x00};
+static const uint8_t ex3_wire[] = {0x03, 0x08, 0x02, 0x01, 0x01, 0x04, 0x10, 0x4A, 0x0F, 0x03, 0x03, 0x01, 0x01,
+				   0x01, 0x01, 0x01, 0x03, 0x55, 0x01, 0x01, 0x08, 0x08, 0x01, 0x97, 0xCE, 0x54,
+				   0x9B, 0x38, 0x03, 0x73, 0xFA, 0x03, 0x9B, 0x05, 0x01, 0x04, 0x04, 0x80, 0x01,
+				   0x06, 0x7E, 0xE8, 0x03, 0x23, 0x01, 0x02, 0xC0, 0x03, 0x25, 0x3D, 0x00};
+
 static void test_crc_check_value(void **state)
 {
 	assert_int_equal(v2x_crc16(0xFFFF, "123456789", 9), 0x29B1);
@@ -190,6 +200,109 @@ static void test_worked_example_2(void **state)
 	assert_int_equal(back.tx_dropped, 0);
 }
 
+static const struct v2x_can_entry ex3_entries[3] = {
+	{.offset_us = 0, .can = {.id = 0x155, .dlc = 8, .data = {0x01, 0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73}}},
+	{.offset_us = 250, .can = {.id = 0x59B, .dlc = 4, .data = {0x80, 0x01, 0x00, 0x7E}}},
+	{.offset_us = 1000, .can = {.id = 0xC0000123u, .dlc = 0}},
+};
+
+static void test_worked_example_3_batch(void **state)
+{
+	uint8_t payload[V2X_MAX_PAYLOAD], out[V2X_WIRE_MAX];
+	struct v2x_can_entry back[V2X_CAN_BATCH_MAX];
+	struct v2x_frame fr;
+	uint32_t first = 0;
+
+	assert_int_equal(v2x_can_entry_len(&ex3_entries[0].can), 15);
+	assert_int_equal(v2x_can_entry_len(&ex3_entries[1].can), 11);
+	assert_int_equal(v2x_can_entry_len(&ex3_entries[2].can), 7);
+	assert_int_equal(v2x_can_batch_pack(1, ex3_entries, 3, payload, sizeof(payload)), (int)sizeof(ex3_payload));
+	assert_memory_equal(payload, ex3_payload, sizeof(ex3_payload));
+	int n = v2x_frame_encode(V2X_T_CAN_BATCH, 2, 1002000, payload, sizeof(ex3_payload), out, sizeof(out));
+	assert_int_equal(n, (int)sizeof(ex3_wire));
+	assert_memory_equal(out, ex3_wire, sizeof(ex3_wire));
+
+	assert_int_equal(v2x_frame_decode(ex3_wire, sizeof(ex3_wire) - 1, &fr), 0);
+	assert_int_equal(fr.type, V2X_T_CAN_BATCH);
+	assert_int_equal(fr.seq, 2);
+	assert_int_equal(fr.dev_time_us, 1002000);
+	assert_int_equal(v2x_can_batch_unpack(fr.payload, fr.len, &first, back, V2X_CAN_BATCH_MAX), 3);
+	assert_int_equal(first, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(back[i].offset_us, ex3_entries[i].offset_us);
+		assert_int_equal(back[i].can.id, ex3_entries[i].can.id);
+		assert_int_equal(back[i].can.dlc, ex3_entries[i].can.dlc);
+		assert_memory_equal(back[i].can.data, ex3_entries[i].can.data, 8);
+	}
+	/* Fewer slots than entries: refused, not truncated. */
+	assert_int_equal(v2x_can_batch_unpack(fr.payload, fr.len, &first, back, 2), -EPROTO);
+}
+
+static void test_batch_rules(void **state)
+{
+	uint8_t p[V2X_MAX_PAYLOAD + 20];
+	struct v2x_can_entry e[V2X_CAN_BATCH_MAX + 1];
+	size_t n = sizeof(ex3_payload);
+
+	/* Every rule, on a copy of the worked example. */
+	memcpy(p, ex3_payload, n);
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), 0);
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n - 1), -EPROTO); /* entry cut short */
+	p[n] = 0;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n + 1), -EPROTO); /* trailing byte */
+	p[0] = 2;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), -EPROTO); /* count below the entries */
+	p[0] = 4;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), -EPROTO); /* count above */
+	p[0] = 0;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, 5), -EPROTO); /* empty batch */
+	memcpy(p, ex3_payload, n);
+	p[20] = 0x10; /* second offset 16 us: still >= the first (0) */
+	p[21] = 0x00;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), 0);
+	p[31] = 0x05; /* third offset 5 us: before the second, refused */
+	p[32] = 0x00;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), -EPROTO);
+	p[31] = 0x10; /* equal offsets are fine */
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), 0);
+	memcpy(p, ex3_payload, n);
+	p[26] = 9; /* dlc 9 */
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), -EPROTO);
+	memcpy(p, ex3_payload, n);
+	p[8] = 0x08; /* first id 0x855 without EFF */
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), -EPROTO);
+	memcpy(p, ex3_payload, n);
+	p[36] = 0xE0; /* third id with an error flag 0x20000000 */
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, n), -EPROTO);
+
+	/* Packing refuses what decoding would refuse. */
+	memcpy(e, ex3_entries, sizeof(ex3_entries));
+	assert_int_equal(v2x_can_batch_pack(0, e, 0, p, sizeof(p)), -EPROTO);
+	e[1].offset_us = 1001;
+	assert_int_equal(v2x_can_batch_pack(0, e, 3, p, sizeof(p)), -EPROTO);
+	e[1].offset_us = 250;
+	e[1].can.dlc = 9;
+	assert_int_equal(v2x_can_batch_pack(0, e, 3, p, sizeof(p)), -EPROTO);
+	e[1].can.dlc = 4;
+	assert_int_equal(v2x_can_batch_pack(0, e, 3, p, 37), -ENOBUFS);
+	/* 16 8-byte entries: 5 + 16 x 15 = 245 bytes, over the 240-byte payload; 15 fit (230). */
+	for (int i = 0; i < 16; i++)
+		e[i] = ex3_entries[0];
+	assert_int_equal(v2x_can_batch_pack(0, e, 16, p, sizeof(p)), -EMSGSIZE);
+	assert_int_equal(v2x_can_batch_pack(0, e, 15, p, sizeof(p)), 230);
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, 230), 0);
+	/* 33 zero-dlc entries: 5 + 33 x 7 = 236 bytes, the most a batch holds; 34 is refused. */
+	for (int i = 0; i < 34; i++)
+		e[i] = (struct v2x_can_entry){.offset_us = (uint16_t)i, .can = {.id = 0x100, .dlc = 0}};
+	assert_int_equal(V2X_CAN_BATCH_MAX, 33);
+	assert_int_equal(v2x_can_batch_pack(7, e, 33, p, sizeof(p)), 236);
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, 236), 0);
+	assert_int_equal(v2x_can_batch_pack(7, e, 34, p, sizeof(p)), -EPROTO);
+	/* Count 34 on that payload is refused (34 entries cannot fit 240 bytes). */
+	p[0] = 34;
+	assert_int_equal(v2x_payload_check(V2X_T_CAN_BATCH, p, 236), -EPROTO);
+}
+
 /* COBS-encode a raw frame with a correct CRC appended (CRC and COBS are checked against known values above). */
 static size_t make_wire(const uint8_t *raw_no_crc, size_t n, uint8_t *wire)
 {
@@ -234,7 +347,7 @@ static void test_decode_errors(void **state)
 	memcpy(wire, ex1_wire, sizeof(ex1_wire));
 	wire[16] ^= 0x01;
 	assert_int_equal(v2x_frame_decode(wire, sizeof(ex1_wire) - 1, &fr), -EBADMSG);
-	/* Unknown types 0 and 8, with correct CRCs. */
+	/* Unknown types 0 and V2X_T_LAST + 1 (9), with correct CRCs. */
 	memcpy(raw, ex1_raw, sizeof(ex1_raw) - 2);
 	raw[0] = 0;
 	assert_int_equal(decode_raw(raw, sizeof(ex1_raw) - 2), -ENOMSG);
@@ -587,6 +700,8 @@ int main(void)
 		cmocka_unit_test(test_cobs_errors),
 		cmocka_unit_test(test_worked_example_1),
 		cmocka_unit_test(test_worked_example_2),
+		cmocka_unit_test(test_worked_example_3_batch),
+		cmocka_unit_test(test_batch_rules),
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_encode_errors),
 		cmocka_unit_test(test_station_roundtrip),
