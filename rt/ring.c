@@ -24,6 +24,10 @@ static inline unsigned char *ring__slot(const struct ring *r, uint64_t index)
 int ring_init(struct ring *r, const char *name, size_t rec_size, size_t capacity, struct rt_waiter *waiter)
 {
 	memset(r, 0, sizeof(*r));
+	/* A misplaced ring would share its index lines with neighbours (false sharing) and is undefined behaviour for
+	 * the _Alignas members: refuse it in every build, not only under UBSan. */
+	if ((uintptr_t)r % RT_CACHE_LINE != 0)
+		return -EINVAL;
 	if (rec_size == 0 || capacity < 2 || (capacity & (capacity - 1)) != 0 || capacity > SIZE_MAX / rec_size)
 		return -EINVAL;
 	void *slots;

@@ -63,7 +63,7 @@ struct ring {
 /*
  * Initializes r with capacity records (a power of two, at least 2) of rec_size bytes each, allocated and touched
  * now.  waiter is the consumer's waiter (may be NULL).  name is kept (not copied) for statistics and tracing.
- * Returns 0, -EINVAL (capacity not a power of two, or rec_size 0), or -ENOMEM.
+ * Returns 0, -EINVAL (capacity not a power of two, rec_size 0, or r not RT_CACHE_LINE-aligned), or -ENOMEM.
  */
 int ring_init(struct ring *r, const char *name, size_t rec_size, size_t capacity, struct rt_waiter *waiter);
 

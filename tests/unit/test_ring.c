@@ -42,6 +42,18 @@ static void test_invalid_capacity(void **state)
 	}
 }
 
+/* Regression: a struct ring inside calloc()ed memory was misaligned (UBSan in v2xd's run.c); it is refused now. */
+static void test_misaligned_ring_refused(void **state)
+{
+	(void)state;
+	_Alignas(RT_CACHE_LINE) unsigned char buf[sizeof(struct ring) + RT_CACHE_LINE];
+	struct ring *bad = (struct ring *)(void *)(buf + 16); /* 16-byte aligned, like calloc's guarantee */
+	assert_int_equal(ring_init(bad, "bad", 8, 16, NULL), -EINVAL);
+	struct ring *good = (struct ring *)(void *)buf;
+	assert_int_equal(ring_init(good, "good", 8, 16, NULL), 0);
+	ring_fini(good);
+}
+
 static void test_empty(void **state)
 {
 	(void)state;
@@ -249,6 +261,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_capacity), cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_misaligned_ring_refused),
 		cmocka_unit_test(test_full),             cmocka_unit_test(test_wrap_many_cycles),
 		cmocka_unit_test(test_batch_partial_at_wrap), cmocka_unit_test(test_peek_release),
 		cmocka_unit_test(test_close_drained),    cmocka_unit_test(test_push_all_counts_what_does_not_fit),
