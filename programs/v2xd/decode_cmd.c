@@ -8,7 +8,8 @@
  *   {"line":13,"gps":{"lat":..,"lon":..,"alt_m":..,"speed_kmh":..,"sats":..,"hdop":..,"valid":true,"time":"..."}}
  * "t" is present when the line carries its own time (candump).  Rejected lines go to stderr with their line number
  * and reason; a summary of counts goes to stderr at the end.  Exit status 0, or 1 with --strict when any line was
- * rejected, 2 for usage errors and unreadable input.
+ * rejected, 1 when the DBC cannot be loaded (dbc_load: not a regular file, over its size cap, malformed, no
+ * message), 2 for usage errors and unreadable input.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -209,7 +210,8 @@ static void decode_usage(FILE *f)
 	fprintf(f, "usage: v2xd decode [--dbc FILE] [--strict] [--framing auto|text|v2] [FILE|-]\n"
 		   "Decodes SIM/GPS/STATUS lines, candump -l lines, NMEA sentences (or v2 frames) from FILE or standard\n"
 		   "input into one JSON object per decoded line on standard output.  Rejected lines and a summary go to\n"
-		   "standard error.  Exit 0, or 1 with --strict when any line was rejected.\n");
+		   "standard error.  Exit 0; 1 with --strict when any line was rejected, or when the DBC cannot be used\n"
+		   "(not a regular file, over 4 MiB, malformed, no message); 2 for usage errors and unreadable input.\n");
 }
 
 int decode_cmd_main(int argc, char **argv)
@@ -255,7 +257,7 @@ int decode_cmd_main(int argc, char **argv)
 	memset(&dc, 0, sizeof(dc));
 	dc.out = stdout;
 	if (v2xd_load_decoder(dbc_path, &dc.dec) < 0)
-		return 2;
+		return 1; /* a DBC that cannot be used: like v2xd itself */
 	in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (!in) {
 		rt_err("decode: cannot open %s: %s", path, strerror(errno));

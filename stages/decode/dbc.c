@@ -698,23 +698,71 @@ fail:
 	return rc;
 }
 
-int dbc_load(struct dbc *out, const char *path, struct dbc_error *err)
+static int dbc__load_error(struct dbc_error *err, const char *path, int rc, const char *why)
+{
+	if (err) {
+		err->line = 0;
+		snprintf(err->msg, sizeof err->msg, "%s: %s", path, why ? why : strerror(-rc));
+	}
+	return rc;
+}
+
+static const char *dbc__file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "not a regular file (a directory)";
+	if (S_ISCHR(m))
+		return "not a regular file (a character device)";
+	if (S_ISBLK(m))
+		return "not a regular file (a block device)";
+	if (S_ISFIFO(m))
+		return "not a regular file (a FIFO)";
+	if (S_ISSOCK(m))
+		return "not a regular file (a socket)";
+	return "not a regular file";
+}
+
+int dbc_load_flags(struct dbc *out, const char *path, unsigned flags, struct dbc_error *err)
 {
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap;
+	struct stat st;
 	int rc;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto io_error;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return dbc__load_error(err, path, -errno, NULL);
+	if (fstat(fd, &st) < 0) {
+		rc = dbc__load_error(err, path, -errno, NULL);
+		goto close_fd;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = dbc__load_error(err, path, -EINVAL, dbc__file_kind(st.st_mode));
+		goto close_fd;
+	}
+	if (st.st_size > (off_t)DBC_FILE_MAX) {
+		rc = dbc__load_error(err, path, -EFBIG, "larger than the 4 MiB a DBC file may have");
+		goto close_fd;
+	}
+	/* One byte more than the size, to see a file that grew meanwhile (up to the cap). */
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap);
+	if (!buf) {
+		rc = dbc__load_error(err, path, -ENOMEM, NULL);
+		goto close_fd;
 	}
 	for (;;) {
 		if (len == cap) {
-			size_t ncap = cap ? 2 * cap : 65536;
+			if (cap > DBC_FILE_MAX) {
+				rc = dbc__load_error(err, path, -EFBIG, "larger than the 4 MiB a DBC file may have");
+				goto free_buf;
+			}
+			size_t ncap = cap * 2 > (size_t)DBC_FILE_MAX + 1 ? (size_t)DBC_FILE_MAX + 1 : cap * 2;
 			char *nb = realloc(buf, ncap);
 			if (!nb) {
-				rc = -ENOMEM;
-				goto io_error;
+				rc = dbc__load_error(err, path, -ENOMEM, NULL);
+				goto free_buf;
 			}
 			buf = nb;
 			cap = ncap;
@@ -723,27 +771,28 @@ int dbc_load(struct dbc *out, const char *path, struct dbc_error *err)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = -errno;
-			goto io_error;
+			rc = dbc__load_error(err, path, -errno, NULL);
+			goto free_buf;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
 	rc = dbc_parse(out, buf, len, err);
-	free(buf);
-	return rc;
-
-io_error:
-	if (err) {
-		err->line = 0;
-		snprintf(err->msg, sizeof err->msg, "%s: %s", path, strerror(-rc));
+	if (rc == 0 && out->n_msgs == 0 && !(flags & DBC_LOAD_ALLOW_EMPTY)) {
+		dbc_fini(out);
+		rc = dbc__load_error(err, path, -ENODATA, "no message (BO_) defined: an empty database");
 	}
-	if (fd >= 0)
-		close(fd);
+free_buf:
 	free(buf);
+close_fd:
+	close(fd);
 	return rc;
+}
+
+int dbc_load(struct dbc *out, const char *path, struct dbc_error *err)
+{
+	return dbc_load_flags(out, path, 0, err);
 }
 
 void dbc_fini(struct dbc *dbc)

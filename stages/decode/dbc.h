@@ -79,8 +79,24 @@ struct dbc {
    (err says where and why), -ENOMEM.  On failure *out holds nothing to free.  err may be NULL.  Allocates. */
 int dbc_parse(struct dbc *out, const char *text, size_t len, struct dbc_error *err);
 
-/* Reads and parses the file at path.  Returns 0, a negative errno from open/read (err->line = 0), or as dbc_parse.
-   Blocks on file I/O; allocates. */
+/* Largest DBC file dbc_load reads: 4 MiB (real databases are tens to hundreds of KiB; a bigger "file" is a mistake
+   such as /dev/zero, and reading it would only exhaust memory). */
+#define DBC_FILE_MAX (4u << 20)
+
+/* dbc_load_flags() flags. */
+#define DBC_LOAD_ALLOW_EMPTY 0x1u /* accept a database without messages (every frame then decodes as "unknown id") */
+
+/*
+ * Reads and parses the file at path, refusing what cannot be a database before reading it: not a regular file
+ * (a device such as /dev/zero or /dev/null, a FIFO, a directory) -> -EINVAL; bigger than DBC_FILE_MAX (checked with
+ * fstat and again while reading, in case it grows) -> -EFBIG; and, unless flags has DBC_LOAD_ALLOW_EMPTY, a file
+ * that parses but defines no message -> -ENODATA.  Other errors: a negative errno from open/read, or as dbc_parse.
+ * err->line is 0 for every error but dbc_parse's, and err->msg names the path.  The open never blocks on a FIFO.
+ * Blocks on file I/O; allocates.
+ */
+int dbc_load_flags(struct dbc *out, const char *path, unsigned flags, struct dbc_error *err);
+
+/* dbc_load_flags(out, path, 0, err): an empty database is an error. */
 int dbc_load(struct dbc *out, const char *path, struct dbc_error *err);
 
 /* Frees what dbc_parse/dbc_load allocated and zeroes *dbc.  Safe on a zeroed struct. */

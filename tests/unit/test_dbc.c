@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -455,6 +457,90 @@ static void test_load_file(void **state)
 	dbc_fini(&db);
 }
 
+/* Regression, issue 13 defect 2 (`--dbc /dev/zero` grew memory without bound): anything but a regular file is refused
+ * before a byte is read, whatever it is; the error names the path and the kind of file. */
+static void test_regress_dbc_dev_zero(void **state)
+{
+	static const char *const devs[] = {"/dev/zero", "/dev/urandom", "/dev/null", "/tmp"};
+	struct dbc db;
+	struct dbc_error err;
+
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		memset(&db, 0x5A, sizeof(db));
+		assert_int_equal(dbc_load(&db, devs[i], &err), -EINVAL);
+		assert_int_equal(err.line, 0);
+		assert_non_null(strstr(err.msg, devs[i]));
+		assert_non_null(strstr(err.msg, "not a regular file"));
+	}
+	/* A FIFO without a writer: refused at once instead of blocking in open(). */
+	char dir[] = "/tmp/test_dbc_fifo_XXXXXX", fifo[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/f", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(dbc_load(&db, fifo, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "FIFO"));
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* The size cap of dbc.h: a regular file of DBC_FILE_MAX + 1 bytes is refused without being read (sparse, so cheap);
+ * one at the cap is read and parsed (here: a valid database padded with blank lines). */
+static void test_load_size_cap(void **state)
+{
+	char path[] = "/tmp/test_dbc_XXXXXX";
+	const char text[] = "BO_ 5 A: 1 N\n SG_ s : 7|8@0+ (1,0) [0|0] \"\" N\n";
+	struct dbc db;
+	struct dbc_error err;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)DBC_FILE_MAX + 1), 0);
+	assert_int_equal(dbc_load(&db, path, &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "4 MiB"));
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(pwrite(fd, text, sizeof text - 1, 0), (ssize_t)(sizeof text - 1));
+	static char pad[65536];
+	memset(pad, '\n', sizeof pad);
+	off_t off = (off_t)(sizeof text - 1);
+	while (off < (off_t)DBC_FILE_MAX) {
+		size_t k = (size_t)((off_t)DBC_FILE_MAX - off) < sizeof pad ? (size_t)((off_t)DBC_FILE_MAX - off) : sizeof pad;
+		assert_int_equal(pwrite(fd, pad, k, off), (ssize_t)k);
+		off += (off_t)k;
+	}
+	close(fd);
+	assert_int_equal(dbc_load(&db, path, &err), 0);
+	assert_int_equal(db.n_msgs, 1);
+	dbc_fini(&db);
+	unlink(path);
+}
+
+/* Regression, issue 13 defect 5 (`--dbc /dev/null` ran with every frame "unknown id"): a file that defines no message
+ * is an error from the loader unless the caller allows it. */
+static void test_regress_dbc_empty(void **state)
+{
+	static const char *const texts[] = {"", "VERSION \"1\"\n\nNS_ :\n\tCM_\n\nBS_:\n\nBU_: N\n"};
+	struct dbc db;
+	struct dbc_error err;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char path[] = "/tmp/test_dbc_XXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		size_t len = strlen(texts[i]);
+		assert_int_equal(write(fd, texts[i], len), (ssize_t)len);
+		close(fd);
+		assert_int_equal(dbc_load(&db, path, &err), -ENODATA);
+		assert_int_equal(err.line, 0);
+		assert_non_null(strstr(err.msg, path));
+		assert_non_null(strstr(err.msg, "no message"));
+		assert_int_equal(dbc_load_flags(&db, path, DBC_LOAD_ALLOW_EMPTY, &err), 0);
+		assert_int_equal(db.n_msgs, 0);
+		assert_non_null(db.version);
+		dbc_fini(&db);
+		unlink(path);
+	}
+}
+
 /* Regression (fuzz_dbc): a message without signals made the decoder index a NULL signal table. */
 static void test_message_without_signals(void **state)
 {
@@ -496,6 +582,9 @@ int main(void)
 		cmocka_unit_test(test_bit_numbering_every_start_and_length),
 		cmocka_unit_test(test_malformed_files),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_regress_dbc_dev_zero),
+		cmocka_unit_test(test_load_size_cap),
+		cmocka_unit_test(test_regress_dbc_empty),
 		cmocka_unit_test(test_message_without_signals),
 		cmocka_unit_test(test_too_many_values_per_frame),
 	};
