@@ -151,6 +151,93 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, snapshot_renamed,
 		lttng_ust_field_integer(uint32_t, kind, kind)
 		lttng_ust_field_integer(int, err, err)))
 
+/* ---- uplink and its spool ---- */
+
+/* Records reached the spool's segment file (write() returned): the last seq written, how many, bytes written. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, spool_append,
+	LTTNG_UST_TP_ARGS(uint64_t, last_seq, uint64_t, records, uint64_t, bytes),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, last_seq, last_seq)
+		lttng_ust_field_integer(uint64_t, records, records)
+		lttng_ust_field_integer(uint64_t, bytes, bytes)))
+
+/* A record was acknowledged; acked_seq is the durable position's candidate (contiguous prefix). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, spool_ack,
+	LTTNG_UST_TP_ARGS(uint64_t, seq, uint64_t, acked_seq),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, seq, seq)
+		lttng_ust_field_integer(uint64_t, acked_seq, acked_seq)))
+
+/* The oldest segment was evicted (reason 0 = size bound, 1 = disk full); records = unacknowledged ones lost. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, spool_evict,
+	LTTNG_UST_TP_ARGS(uint64_t, first_seq, uint64_t, records, uint64_t, bytes, int, reason),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, first_seq, first_seq)
+		lttng_ust_field_integer(uint64_t, records, records)
+		lttng_ust_field_integer(uint64_t, bytes, bytes)
+		lttng_ust_field_integer(int, reason, reason)))
+
+/* Damaged bytes skipped by the reader in segment seg at offset off. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, spool_corrupt,
+	LTTNG_UST_TP_ARGS(uint64_t, seg, uint64_t, off, uint64_t, bytes),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, seg, seg)
+		lttng_ust_field_integer(uint64_t, off, off)
+		lttng_ust_field_integer(uint64_t, bytes, bytes)))
+
+/* A torn final record was cut at open. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, spool_torn_cut,
+	LTTNG_UST_TP_ARGS(uint64_t, seg, uint64_t, off, uint64_t, bytes),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, seg, seg)
+		lttng_ust_field_integer(uint64_t, off, off)
+		lttng_ust_field_integer(uint64_t, bytes, bytes)))
+
+/* A spool file operation failed (op: write, fdatasync, pos, unlink) or writing recovered (op "recovered", err 0). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, spool_error,
+	LTTNG_UST_TP_ARGS(const char *, op, int, err),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(op, op)
+		lttng_ust_field_integer(int, err, err)))
+
+/* A telemetry batch was handed to libmosquitto (QoS 1): spool records first_seq .. first_seq + records - 1. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_publish,
+	LTTNG_UST_TP_ARGS(int, mid, uint64_t, first_seq, uint32_t, records, uint32_t, bytes),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(int, mid, mid)
+		lttng_ust_field_integer(uint64_t, first_seq, first_seq)
+		lttng_ust_field_integer(uint32_t, records, records)
+		lttng_ust_field_integer(uint32_t, bytes, bytes)))
+
+/* The broker acknowledged (PUBACK) a batch. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_puback,
+	LTTNG_UST_TP_ARGS(int, mid, uint64_t, first_seq, uint32_t, records),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(int, mid, mid)
+		lttng_ust_field_integer(uint64_t, first_seq, first_seq)
+		lttng_ust_field_integer(uint32_t, records, records)))
+
+/* Broker connection state change (state: 0 down, 1 connecting, 2 up); rc = CONNACK code or mosquitto error. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_conn,
+	LTTNG_UST_TP_ARGS(int, state, int, rc),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(int, state, state)
+		lttng_ust_field_integer(int, rc, rc)))
+
+/* Backlog drain progress: records acknowledged so far in this drain, records still waiting. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_drain,
+	LTTNG_UST_TP_ARGS(uint64_t, records, uint64_t, backlog),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint64_t, records, records)
+		lttng_ust_field_integer(uint64_t, backlog, backlog)))
+
+/* An RPC request was answered: method code (enum rpc_method) and error code (enum rpc_err, 0 = ok). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_rpc,
+	LTTNG_UST_TP_ARGS(int, method, int, err),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(int, method, method)
+		lttng_ust_field_integer(int, err, err)))
+
 #endif /* V2X_TP_PROVIDER_H */
 
 #include <lttng/tracepoint-event.h>
