@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# trace/v2x-trace + trace/v2x-latency on a real session: v2xd on a pseudo-terminal fed by tests/tools/pty_feed,
+# recorded with `v2x-trace start/stop`, analysed with `v2x-latency --json`.  Checks that every frame fed has its
+# receive -> decoded -> logged path complete (counts equal the frames fed, nothing lost, nothing in flight), that
+# every path's percentiles are ordered, that a path whose events are absent reads "no events", and that the PNGs
+# are real, non-empty PNG files.  A second, raw lttng session recording only can_frame_parsed and log_row checks
+# that the decode hop then reads "no events" while rx->logged stays complete.
+# Bounded (every wait has a limit); destroys its sessions and stops an lttng-sessiond it started.
+set -u
+BUILD=${V2X_BUILD:-build}
+BIN=$BUILD/bin/v2xd
+TOOLS=$BUILD/tests/tools
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+TRACE=$HERE/trace/v2x-trace
+LATENCY=$HERE/trace/v2x-latency
+fail() { echo "FAIL: $*"; exit 1; }
+command -v lttng >/dev/null || fail "lttng not installed (make deps)"
+/usr/bin/python3 -c 'import bt2, matplotlib' 2>/dev/null || fail "python3-bt2 / python3-matplotlib missing (make deps)"
+nm "$BIN" 2>/dev/null | grep -q lttng_ust_tracepoint || { echo "SKIP: $BIN built without tracepoints"; exit 77; }
+
+# pty_feed generates one GPS line per 100 lines (the 100th, 200th, ...), every other line a CAN frame.
+LINES=3000
+FRAMES=$((LINES - LINES / 100))
+
+work=$(mktemp -d /tmp/v2x-lat-XXXXXX)
+export V2X_TRACE_STATE=$work/state
+name="v2x-lat-test-$$-$RANDOM"
+raw="v2x-lat-raw-$$-$RANDOM"
+v2xd_pid= feed_pid=
+cleanup() {
+	[ -n "$v2xd_pid" ] && kill -9 "$v2xd_pid" 2>/dev/null
+	[ -n "$feed_pid" ] && kill -9 "$feed_pid" 2>/dev/null
+	lttng destroy "$raw" >/dev/null 2>&1
+	[ -f "$work/state/sessions/$name" ] && timeout 30 "$TRACE" stop "$name" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+timeout 30 "$TRACE" start --name "$name" --output "$work/trace" --rate 3000 >"$work/start.log" 2>&1 ||
+	fail "v2x-trace start: $(cat "$work/start.log")"
+grep -q "channel v2x" "$work/start.log" || fail "v2x-trace start printed no channel sizing"
+lttng create "$raw" --output "$work/raw" >/dev/null || fail "lttng create (raw)"
+lttng enable-channel -u c --session "$raw" --subbuf-size 256K --num-subbuf 8 >/dev/null || fail "enable-channel (raw)"
+lttng add-context -u -t vpid --session "$raw" -c c >/dev/null || fail "add-context (raw)"
+lttng enable-event -u --session "$raw" -c c 'v2x:can_frame_parsed,v2x:log_row' >/dev/null || fail "enable-event (raw)"
+lttng start "$raw" >/dev/null || fail "lttng start (raw)"
+
+mkdir -p "$work/out"
+PTY_FEED_DELAY_MS=1000 "$TOOLS/pty_feed" --link "$work/tty" --count $LINES --rate 3000 --hold-ms 300 \
+	2>"$work/feed.log" &
+feed_pid=$!
+for _ in $(seq 100); do [ -e "$work/tty" ] && break; sleep 0.05; done
+"$BIN" --can-dev "$work/tty" --out "$work/out" --snapshot-s 1 --status-s 0 2>"$work/v2xd.log" &
+v2xd_pid=$!
+timeout 60 tail --pid="$feed_pid" -f /dev/null || fail "pty_feed did not finish within 60 s"
+wait "$feed_pid" || fail "pty_feed failed: $(cat "$work/feed.log")"
+feed_pid=
+kill -TERM "$v2xd_pid"
+for _ in $(seq 200); do kill -0 "$v2xd_pid" 2>/dev/null || break; sleep 0.05; done
+wait "$v2xd_pid"; rc=$?; pid=$v2xd_pid; v2xd_pid=
+[ "$rc" = 0 ] || fail "v2xd exited $rc: $(tail -5 "$work/v2xd.log")"
+
+lttng stop "$raw" >/dev/null || fail "lttng stop (raw)"
+lttng destroy "$raw" >/dev/null || fail "lttng destroy (raw)"
+timeout 30 "$TRACE" stop "$name" >"$work/stop.log" 2>&1 || fail "v2x-trace stop: $(cat "$work/stop.log")"
+lttng list 2>/dev/null | grep -q "$name" && fail "session $name still exists after v2x-trace stop"
+
+timeout 120 "$LATENCY" "$work/trace" --pid "$pid" --out "$work/plots" --json "$work/lat.json" >"$work/report.txt" \
+	2>"$work/lat.err" || fail "v2x-latency: $(cat "$work/lat.err")"
+cat "$work/report.txt"
+timeout 120 "$LATENCY" "$work/raw" --pid "$pid" --no-plots --json "$work/raw.json" >/dev/null 2>"$work/raw.err" ||
+	fail "v2x-latency (raw): $(cat "$work/raw.err")"
+
+/usr/bin/python3 - "$work/lat.json" "$work/raw.json" "$FRAMES" <<'EOF' || fail "checks on v2x-latency's figures"
+import json, sys
+lat, raw, frames = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+bad = []
+def check(cond, what):
+    if not cond:
+        bad.append(what)
+P = lat["paths"]
+check(lat["tracer_discarded_events"] == 0, "the tracer discarded events")
+check(lat["frames_received"] == frames, "frames received %d, fed %d" % (lat["frames_received"], frames))
+for p in ("rx->decoded", "rx->logged", "rx->published"):
+    st = P[p].get("stats", {})
+    check(st.get("count") == frames, "%s: %s samples, expected %d" % (p, st.get("count"), frames))
+for p in ("rx->decoded", "rx->logged"):
+    check(P[p].get("lost") == 0 and P[p].get("in_flight") == 0 and P[p].get("without_rx") == 0,
+          "%s: lost %s, in flight %s, without receive %s" % (p, P[p].get("lost"), P[p].get("in_flight"),
+                                                            P[p].get("without_rx")))
+check(P["rx->mqtt"].get("status", "").startswith("no ") or P["rx->mqtt"].get("stats", {}).get("count") == frames,
+      "rx->mqtt: neither absent nor complete")
+check(P["snapshot handoff->renamed"].get("stats", {}).get("count", 0) >= 1, "no snapshot matched (--snapshot-s 1)")
+keys = ("min", "p50", "p90", "p99", "p99.9", "max")
+n = 0
+for p, r in P.items():
+    st = r.get("stats")
+    if not st or not st.get("count"):
+        continue
+    v = [st[k] for k in keys]
+    check(v[0] >= 0, "%s: negative latency %d ns" % (p, v[0]))
+    check(all(a <= b for a, b in zip(v, v[1:])), "%s: percentiles out of order %s" % (p, v))
+    n += 1
+check(n >= 4, "only %d paths had samples" % n)
+R = raw["paths"]
+check(R["rx->decoded"].get("status") == "no events", "raw session: rx->decoded should read 'no events'")
+check(R["rx->logged"].get("stats", {}).get("count") == frames, "raw session: rx->logged incomplete")
+for b in bad:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+EOF
+
+for f in hist_rx_to_decoded.png hist_rx_to_logged.png hist_rx_to_published.png timeline.png; do
+	[ -s "$work/plots/$f" ] || fail "$f missing or empty"
+	[ "$(head -c 8 "$work/plots/$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$f is not a PNG"
+done
+echo "latency trace: ok ($FRAMES frames, every path complete)"
