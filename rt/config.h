@@ -7,7 +7,8 @@
  * one-line help, and optionally its long option (default "--<section>-<key>", '_' written '-').
  *
  * rt_config_load() applies, in this order, later ones winning:
- *   1. each table's defaults function (the loader calls it: callers need not fill the structs first);
+ *   1. each table's defaults function, on the zero-filled struct (the loader calls it: callers need not fill
+ *      the structs first; it checks that every default is a value its own key accepts);
  *   2. the INI file named by `--config FILE` (found in argv before anything else is applied);
  *   3. the command line, through getopt_long options built from the same tables.
  * Then it checks that every RT_CONFIG_REQUIRED key was set.  Nothing is applied half-way: any error makes the

@@ -1031,6 +1031,160 @@ static void test_table_errors(void **state)
 	assert_contains(f->err, "option --same is defined twice");
 }
 
+/* ---- the shipped example v2xd.ini, against a table written from the key list of issue 7 item 5 ---- */
+
+enum { EX_AUTO, EX_TEXT, EX_V2 };
+enum { EX_SLEEP, EX_HYBRID, EX_SPIN };
+static const struct rt_config_choice ex_framings[] = {{"auto", EX_AUTO}, {"text", EX_TEXT}, {"v2", EX_V2}, {NULL, 0}};
+static const struct rt_config_choice ex_waits[] = {{"sleep", EX_SLEEP}, {"hybrid", EX_HYBRID}, {"spin", EX_SPIN},
+						    {NULL, 0}};
+
+struct ex_conf {
+	char dev[256];
+	unsigned baud;
+	int framing;
+	uint64_t reopen_ns;
+	struct rt_sched_conf rx_sched;
+	char dbc[256];
+	uint64_t publish_ns;
+	struct rt_sched_conf decode_sched;
+	char out[256];
+	uint64_t flush_ns, fsync_ns, rotate_bytes, snapshot_ns, merged_ns;
+	bool rotate_hourly;
+	unsigned snapshot_rows;
+	size_t buffer_bytes;
+	char ifname[16];
+	struct rt_sched_conf log_sched;
+	size_t ring;
+	int wait;
+	uint64_t spin_ns, full_wait_ns;
+	bool mlock;
+	char socket[108];
+	uint64_t status_ns;
+	int log_level;
+	cpu_set_t house_cpus;
+};
+
+#define E(m) RT_CONFIG_FIELD(struct ex_conf, m)
+static const struct rt_config_key ex_keys[] = {
+	{.section = "can_rx", .key = "dev", .type = RT_CONFIG_PATH, E(dev), .opt = "can-dev", .flags = RT_CONFIG_REQUIRED},
+	{.section = "can_rx", .key = "baud", .type = RT_CONFIG_CUSTOM, E(baud), .opt = "baud", .custom = &fake_baud},
+	{.section = "can_rx", .key = "framing", .type = RT_CONFIG_ENUM, E(framing), .choices = ex_framings},
+	{.section = "can_rx", .key = "reopen_ms", .type = RT_CONFIG_DURATION, E(reopen_ns), .umin = 10, .umax = 60000,
+	 .unit = "ms"},
+	RT_CONFIG_SCHED_KEYS("can_rx", struct ex_conf, rx_sched),
+	{.section = "decode", .key = "dbc", .type = RT_CONFIG_PATH, E(dbc), .opt = "dbc", .flags = RT_CONFIG_EMPTY_OK},
+	{.section = "decode", .key = "publish_us", .type = RT_CONFIG_DURATION, E(publish_ns), .umax = 1000000,
+	 .unit = "us"},
+	RT_CONFIG_SCHED_KEYS("decode", struct ex_conf, decode_sched),
+	{.section = "log", .key = "out", .type = RT_CONFIG_PATH, E(out), .opt = "out"},
+	{.section = "log", .key = "flush_ms", .type = RT_CONFIG_DURATION, E(flush_ns), .umin = 1, .umax = 60000,
+	 .unit = "ms"},
+	{.section = "log", .key = "fsync_ms", .type = RT_CONFIG_DURATION, E(fsync_ns), .umin = 1, .umax = 3600000,
+	 .unit = "ms"},
+	{.section = "log", .key = "rotate_mb", .type = RT_CONFIG_SIZE, E(rotate_bytes), .umax = 1048576, .unit = "MiB"},
+	{.section = "log", .key = "rotate_hourly", .type = RT_CONFIG_BOOL, E(rotate_hourly)},
+	{.section = "log", .key = "snapshot_s", .type = RT_CONFIG_DURATION, E(snapshot_ns), .umin = 1, .umax = 86400,
+	 .unit = "s"},
+	{.section = "log", .key = "snapshot_rows", .type = RT_CONFIG_UINT, E(snapshot_rows), .umin = 1,
+	 .umax = 1000000},
+	{.section = "log", .key = "merged_s", .type = RT_CONFIG_DURATION, E(merged_ns), .umin = 1, .umax = 86400,
+	 .unit = "s"},
+	{.section = "log", .key = "buffer_kb", .type = RT_CONFIG_SIZE, E(buffer_bytes), .umin = 16, .umax = 1048576,
+	 .unit = "KiB", .opt = "log-buffer-kb"},
+	{.section = "log", .key = "ifname", .type = RT_CONFIG_STRING, E(ifname)},
+	RT_CONFIG_SCHED_KEYS("log", struct ex_conf, log_sched),
+	{.section = "pipeline", .key = "ring", .type = RT_CONFIG_UINT, E(ring), .umin = 64, .umax = 16777216,
+	 .flags = RT_CONFIG_POW2},
+	{.section = "pipeline", .key = "wait", .type = RT_CONFIG_ENUM, E(wait), .choices = ex_waits},
+	{.section = "pipeline", .key = "spin_us", .type = RT_CONFIG_DURATION, E(spin_ns), .umax = 1000000, .unit = "us"},
+	{.section = "pipeline", .key = "full_wait_ms", .type = RT_CONFIG_DURATION, E(full_wait_ns), .umax = 60000,
+	 .unit = "ms"},
+	{.section = "pipeline", .key = "mlock", .type = RT_CONFIG_BOOL, E(mlock)},
+	{.section = "control", .key = "socket", .type = RT_CONFIG_PATH, E(socket), .flags = RT_CONFIG_EMPTY_OK},
+	{.section = "control", .key = "status_s", .type = RT_CONFIG_DURATION, E(status_ns), .umax = 86400, .unit = "s"},
+	{.section = "control", .key = "log_level", .type = RT_CONFIG_ENUM, E(log_level), .choices = ctl_levels},
+	{.section = "control", .key = "cpus", .type = RT_CONFIG_CPUSET, E(house_cpus)},
+};
+#undef E
+
+/* The defaults of `v2xd --help` before this module (programs/v2xd/main.c), and the socket v2xctl looks for. */
+static void ex_defaults(void *p)
+{
+	struct ex_conf *c = p;
+	c->baud = 115200;
+	c->framing = EX_AUTO;
+	c->reopen_ns = 500 * 1000000ull;
+	rt_sched_conf_init(&c->rx_sched, SCHED_OTHER, 80);
+	c->publish_ns = 1000000ull;
+	rt_sched_conf_init(&c->decode_sched, SCHED_OTHER, 75);
+	strcpy(c->out, ".");
+	c->flush_ns = 100 * 1000000ull;
+	c->fsync_ns = 1000 * 1000000ull;
+	c->snapshot_ns = 4 * 1000000000ull;
+	c->snapshot_rows = 1000;
+	c->merged_ns = 1000000000ull;
+	c->buffer_bytes = 4096 * 1024;
+	strcpy(c->ifname, "can0");
+	rt_sched_conf_init(&c->log_sched, SCHED_OTHER, 70);
+	c->ring = 65536;
+	c->wait = EX_SLEEP;
+	c->spin_ns = 50 * 1000ull;
+	c->full_wait_ns = 2000 * 1000000ull;
+	strcpy(c->socket, "/run/v2x/v2xd.sock");
+	c->status_ns = 10 * 1000000000ull;
+	c->log_level = CTL_INFO;
+}
+
+static void test_example_ini(void **state)
+{
+	struct fx *f = *state;
+	static struct ex_conf ex, expect;
+	static const struct rt_config_table ex_table = {
+		.name = "v2xd example", .keys = ex_keys, .n_keys = sizeof(ex_keys) / sizeof(ex_keys[0]),
+		.conf_size = sizeof(struct ex_conf), .defaults = ex_defaults,
+	};
+	struct rt_config_bind b = {.table = &ex_table, .conf = &ex};
+	f->prog.binds = &b;
+	f->prog.n_binds = 1;
+	f->prog.aliases = fake_aliases + 2; /* none */
+	if (access("v2xd.ini", R_OK) != 0)
+		skip(); /* run from the repository root */
+	assert_int_equal(LOAD(f, "--config", "v2xd.ini"), 0);
+	assert_string_equal(f->err, "");
+	memset(&expect, 0, sizeof(expect));
+	ex_defaults(&expect);
+	strcpy(expect.dev, "/dev/ttyUSB0");
+	assert_memory_equal(&ex, &expect, sizeof(ex)); /* the file shows every default */
+
+	/* Every option the file's comments name exists. */
+	assert_int_equal(load_argv(f, (const char *[]){"faked", "--help", NULL}), RT_CONFIG_DONE);
+	char help[65536];
+	snprintf(help, sizeof(help), "%s", take_out(f));
+	FILE *fp = fopen("v2xd.ini", "r");
+	assert_non_null(fp);
+	char line[512];
+	int named = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		for (char *o = strstr(line, "--"); o; o = strstr(o + 2, "--")) {
+			char name[64];
+			if (sscanf(o, "--%63[a-z0-9-]", name) != 1)
+				continue;
+			char *comma = name + strlen(name);
+			while (comma > name && comma[-1] == '-')
+				*--comma = '\0';
+			char want[80];
+			snprintf(want, sizeof(want), "--%s", name);
+			if (strcmp(name, "verbose") && strcmp(name, "quiet") && strcmp(name, "config") &&
+			    strcmp(name, "help") && strcmp(name, "print-config"))
+				assert_contains(help, want);
+			named++;
+		}
+	}
+	fclose(fp);
+	assert_true(named > 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1055,6 +1209,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_example_ini, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
