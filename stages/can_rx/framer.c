@@ -1,10 +1,11 @@
 /*
  * framer.c - cutting the ESP32(1) byte stream into units and dispatching them to the parsers (framer.h).
  *
- * The loop finds delimiters with memchr (LF in text, 0x00 in v2, both while detecting) and, in the common case of
- * a whole text line inside one read, parses it where it lies, without a copy.  Only a unit split across reads is
- * gathered in f->buf.  The cached LF position keeps the loop linear even when a chunk holds many 0x00 bytes and no
- * LF.  State changes (detection, discarding) happen only at delimiters and on overflow, in the helpers below.
+ * The loop finds delimiters with memchr (LF and 0x00 in auto mode, the one delimiter of a fixed mode) and, in the
+ * common case of a whole text line inside one read, parses it where it lies, without a copy.  Only a unit split
+ * across reads, or held back because it may be a v2 frame, is gathered in f->buf.  Cached delimiter positions keep
+ * the loop linear.  Decisions are taken only at delimiters and when buf overflows, on the bytes gathered so far, so
+ * the events do not depend on how the stream was split into reads.
  */
 #include "stages/can_rx/framer.h"
 
@@ -59,9 +60,19 @@ static int framer__word(const char *s, size_t n, const char *word)
 	return n >= wl && memcmp(s, word, wl) == 0 && (n == wl || s[wl] == ' ');
 }
 
+/* The last '$' or '!' of s[0..n), or NULL. */
+static const char *framer__last_start(const char *s, size_t n)
+{
+	const char *d = memrchr(s, '$', n), *x = memrchr(s, '!', n);
+
+	return d && (!x || d > x) ? d : x;
+}
+
 void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_event *ev)
 {
-	int rc;
+	enum rx_event_kind nk = RX_EV_REJECT;
+	enum rx_reject nmea_why = RX_REJ_NMEA_SYNTAX;
+	int sim_rc = -EINVAL, rc;
 
 	if (n && s[n - 1] == '\r')
 		n--;
@@ -73,12 +84,31 @@ void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_even
 	}
 	/* The hot path: a SIM line parses (and validates every byte) in one pass. */
 	if (n >= 4 && s[0] == 'S' && s[1] == 'I' && s[2] == 'M' && s[3] == ' ' &&
-	    legacy_sim_parse(s, n, &ev->rec.u.can) == 0) {
+	    (sim_rc = legacy_sim_parse(s, n, &ev->rec.u.can)) == 0) {
 		ev->kind = RX_EV_RECORD;
 		ev->rec.type = REC_CAN;
 		return;
 	}
 	memset(&ev->rec.u, 0, sizeof(ev->rec.u)); /* a failed SIM parse may have written some of it */
+	/* NMEA: the sentence starts at the last '$' or '!' (no sentence holds either inside); what is before it is junk,
+	 * unless it is only more '$' (a doubled "$$" after a receiver reset). */
+	const char *start = n ? framer__last_start(s, n) : NULL;
+	if (start) {
+		size_t k = (size_t)(start - s), j = 0;
+		while (j < k && s[j] == '$')
+			j++;
+		nk = nmea_parse(&f->nmea, start, n - k, &ev->rec, &nmea_why);
+		if (nk != RX_EV_REJECT) {
+			ev->kind = nk;
+			ev->bad_fields = nk == RX_EV_RECORD ? f->nmea.bad_fields : 0;
+			if (j < k) {
+				ev->text = start;
+				ev->len = n - k;
+				ev->junk_len = k;
+			}
+			return;
+		}
+	}
 	if (!framer__is_text((const uint8_t *)s, n)) {
 		framer__reject(ev, memchr(s, 0, n) ? RX_REJ_NUL : RX_REJ_BINARY);
 		return;
@@ -87,11 +117,11 @@ void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_even
 		ev->kind = RX_EV_IGNORED;
 		return;
 	}
-	switch (s[0]) {
-	case '$':
-		ev->kind = nmea_parse(&f->nmea, s, n, &ev->rec, &ev->reason);
+	if (start) {
+		framer__reject(ev, nmea_why); /* no legacy line holds '$' or '!' */
 		return;
-	case '(':
+	}
+	if (s[0] == '(') {
 		rc = candump_parse(s, n, &ev->rec.u.can, &ev->rec.rx_real_ns);
 		if (rc < 0) {
 			framer__reject(ev, RX_REJ_CANDUMP);
@@ -103,7 +133,7 @@ void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_even
 		return;
 	}
 	if (framer__word(s, n, "SIM")) {
-		framer__reject(ev, RX_REJ_SIM);
+		framer__reject(ev, sim_rc == -ERANGE ? RX_REJ_SIM_ID : RX_REJ_SIM);
 	} else if (framer__word(s, n, "GPS")) {
 		if (legacy_gps_parse(s, n, &ev->rec.u.gps) < 0) {
 			memset(&ev->rec.u, 0, sizeof(ev->rec.u));
@@ -225,242 +255,443 @@ static void framer__emit_reject(enum rx_reject r, const void *s, size_t n, rx_em
 	emit(ctx, &ev);
 }
 
-/* A complete text line (LF removed). */
-static void framer__text_unit(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
+static void framer__reset_unit(struct framer *f)
+{
+	f->len = 0;
+	f->dead = 0;
+	f->cand_bad = 0;
+	f->lf_held = 0;
+	f->seg = 0;
+}
+
+static size_t framer__cap(const struct framer *f)
+{
+	return f->fixed && f->mode == FRAMER_V2 ? FRAMER_MAX_LINE : FRAMER_MAX_LINE + 1; /* text: room for the CR */
+}
+
+/*
+ * Whether s[0..n) can be the start of a v2 frame: the COBS code byte is at least 2 (a code of 1 would make the type
+ * byte 0) and the next byte, the type, is a known one.  A text line never passes (its second byte is printable), so
+ * an LF ends such a segment only when it cannot be inside a frame.
+ */
+_Static_assert(V2X_T_LAST < '\n', "a v2 type byte must stay below 0x0A for framer__frame_like()");
+static int framer__frame_like(const uint8_t *s, size_t n)
+{
+	return n >= 2 && s[0] >= 2 && s[1] >= V2X_T_FIRST && s[1] <= V2X_T_LAST;
+}
+
+/* Emit the events of one complete text line; junk before a recovered NMEA sentence is its own reject first.  Returns
+ * whether the line was understood. */
+static int framer__one_line(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
 {
 	struct rx_event ev;
 
 	if (n && s[n - 1] == '\r')
 		n--;
 	if (n == 0)
-		return;
+		return 0;
 	framer_parse_line(f, (const char *)s, n, &ev);
-	if (f->mode == FRAMER_AUTO && ev.kind != RX_EV_REJECT)
-		f->mode = FRAMER_TEXT;
+	if (ev.junk_len) {
+		framer__emit_reject(RX_REJ_NMEA_JUNK, s, ev.junk_len, emit, ctx);
+		ev.junk_len = 0;
+	}
+	emit(ctx, &ev);
+	return ev.kind != RX_EV_REJECT;
+}
+
+/* The reason a lost byte range s[0..n) is rejected for: its first segment judged as a v2 frame when it looks like
+ * one, else as text. */
+static enum rx_reject framer__lost_reason(const uint8_t *s, size_t n)
+{
+	struct v2x_frame scratch;
+	size_t k = 0;
+
+	while (k < n && s[k] != 0 && s[k] != '\n')
+		k++;
+	if (framer__frame_like(s, k)) {
+		int rc = v2x_frame_decode(s, k, &scratch);
+		return rc < 0 ? framer__v2_reason(rc) : RX_REJ_BINARY;
+	}
+	if (memchr(s, 0, n))
+		return RX_REJ_NUL;
+	return framer__is_text(s, n) ? RX_REJ_UNKNOWN : RX_REJ_BINARY;
+}
+
+/*
+ * Auto mode: s[0..n) holds complete pieces separated by LF (the last one may lack its LF), none of them part of a v2
+ * frame.  A piece that is a valid text unit is emitted as such; every maximal run of bytes between valid units
+ * (pieces that are not, and junk before a recovered NMEA sentence) is one reject.
+ */
+static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
+{
+	size_t i = 0, lost_at = 0, lost_end = 0;
+	int lost = 0;
+	enum rx_reject why = RX_REJ_UNKNOWN;
+	struct rx_event ev;
+
+	while (i < n) {
+		const uint8_t *nl = memchr(s + i, '\n', n - i);
+		size_t e = nl ? (size_t)(nl - s) : n, next = nl ? e + 1 : n, pn = e - i;
+		if (pn && s[e - 1] == '\r')
+			pn--;
+		if (pn == 0) { /* an empty line: inside a lost range it is part of it */
+			if (lost)
+				lost_end = next;
+			i = next;
+			continue;
+		}
+		framer_parse_line(f, (const char *)s + i, pn, &ev);
+		if (ev.kind == RX_EV_REJECT || ev.junk_len) {
+			if (!lost) {
+				lost = 1;
+				lost_at = i;
+				why = framer__frame_like(s + i, pn) ? framer__lost_reason(s + i, n - i)
+								     : ev.kind == RX_EV_REJECT ? ev.reason : RX_REJ_NMEA_JUNK;
+			}
+			lost_end = ev.kind == RX_EV_REJECT ? next : i + ev.junk_len;
+		}
+		if (ev.kind != RX_EV_REJECT) {
+			if (lost) {
+				size_t ln = lost_end - lost_at;
+				while (ln && (s[lost_at + ln - 1] == '\n' || s[lost_at + ln - 1] == '\r'))
+					ln--;
+				framer__emit_reject(why, s + lost_at, ln, emit, ctx);
+				lost = 0;
+			}
+			ev.junk_len = 0;
+			f->mode = FRAMER_TEXT;
+			emit(ctx, &ev);
+		}
+		i = next;
+	}
+	if (lost) {
+		size_t ln = lost_end - lost_at;
+		while (ln && (s[lost_at + ln - 1] == '\n' || s[lost_at + ln - 1] == '\r'))
+			ln--;
+		framer__emit_reject(why, s + lost_at, ln, emit, ctx);
+	}
+}
+
+/* Auto mode: the earliest start in buf -- 0, or just after a 0x00 or LF byte -- from which the rest of buf is a
+ * valid v2 frame.  Pure (the device clock is not touched).  Returns the start, or -1. */
+static long framer__find_frame(const struct framer *f)
+{
+	struct v2x_frame scratch;
+	size_t c = 0;
+
+	while (c < f->len) {
+		size_t n = f->len - c;
+		if (n >= V2X_FRAME_MIN + 1 && n <= FRAMER_MAX_LINE && framer__frame_like(f->buf + c, n) &&
+		    v2x_frame_decode(f->buf + c, n, &scratch) == 0)
+			return (long)c;
+		const uint8_t *z = memchr(f->buf + c, 0, n), *nl = memchr(f->buf + c, '\n', n);
+		const uint8_t *d = z && (!nl || z < nl) ? z : nl;
+		if (!d)
+			break;
+		c = (size_t)(d - f->buf) + 1;
+	}
+	return -1;
+}
+
+static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_emit_fn emit, void *ctx);
+
+/* Auto mode: buf[at..len) holds a valid v2 frame (framer__find_frame).  Emit what is before it as text pieces, then
+ * the frame, and start a new unit. */
+static void framer__auto_frame_at(struct framer *f, size_t at, rx_emit_fn emit, void *ctx)
+{
+	uint8_t prefix[FRAMER_MAX_LINE + 2], unit[FRAMER_MAX_LINE + 2];
+	size_t un = f->len - at;
+	struct v2x_frame frame;
+	struct rx_event ev;
+
+	memcpy(prefix, f->buf, at);
+	memcpy(unit, f->buf + at, un);
+	framer__reset_unit(f);
+	if (at)
+		framer__pieces(f, prefix, at, emit, ctx);
+	framer_parse_v2(f, unit, un, &frame, &ev);
+	f->mode = FRAMER_V2;
 	emit(ctx, &ev);
 }
 
-static void framer__reset_unit(struct framer *f)
+/*
+ * Auto mode, buf is full and more must go in.  With LFs held inside a would-be frame: the frame cannot start at the
+ * beginning of the unit any more, so what comes before the first later start that may still become a frame (or
+ * before the last LF) is text pieces, and the rest is fed again.  Otherwise one over-long reject, and the rest of the
+ * unit is discarded up to the next LF (outside a would-be frame) or a valid frame after a 0x00.
+ */
+static void framer__auto_overflow(struct framer *f, rx_emit_fn emit, void *ctx)
 {
-	f->len = 0;
-	f->dead = 0;
-	f->nul_seen = 0;
-	f->cand_bad = 0;
-	f->seg = 0;
-}
+	uint8_t tmp[FRAMER_MAX_LINE + 2];
 
-/* Detected text mode tries the bytes after each 0x00 as a v2 frame. */
-static int framer__tracks_frames(const struct framer *f)
-{
-	return f->mode == FRAMER_TEXT && !f->fixed;
-}
-
-static size_t framer__cap(const struct framer *f)
-{
-	return f->mode == FRAMER_V2 ? FRAMER_MAX_LINE : FRAMER_MAX_LINE + 1; /* text: room for the CR */
-}
-
-static void framer__take(struct framer *f, const uint8_t *p, size_t k, rx_emit_fn emit, void *ctx);
-
-/* The unit in buf cannot take the k bytes at p (k may equal the room left when the caller knows more follow): fill
- * buf, reject it once, start discarding, and pass the rest of p through the new state. */
-static void framer__overflow(struct framer *f, const uint8_t *p, size_t k, rx_emit_fn emit, void *ctx)
-{
-	size_t cap = framer__cap(f), room = cap - f->len;
-
-	memcpy(f->buf + f->len, p, room);
-	framer__emit_reject(RX_REJ_OVERLONG, f->buf, cap, emit, ctx);
-	f->dead = 1;
-	if (f->mode == FRAMER_V2 && !f->fixed)
-		f->mode = FRAMER_AUTO; /* a legacy firmware again? decide afresh after the next delimiter */
-	if (framer__tracks_frames(f) && f->nul_seen) {
-		/* Keep the bytes after the last 0x00: they may be the start of a frame. */
-		memmove(f->buf, f->buf + f->seg, cap - f->seg);
-		f->len = (uint16_t)(cap - f->seg);
-		f->cand_bad = 0;
+	if (f->lf_held) {
+		size_t cut = 0, len = f->len;
+		for (size_t i = f->seg; i < len; i++) {
+			if (f->buf[i] != '\n')
+				continue;
+			cut = i + 1;
+			if (framer__frame_like(f->buf + cut, len - cut) && len - cut < FRAMER_MAX_LINE)
+				break;
+		}
+		memcpy(tmp, f->buf, len);
+		framer__reset_unit(f);
+		framer__pieces(f, tmp, cut, emit, ctx);
+		framer__auto_feed(f, tmp + cut, len - cut, emit, ctx);
+		return;
+	}
+	framer__emit_reject(RX_REJ_OVERLONG, f->buf, f->len, emit, ctx);
+	if (f->seg > 0) {
+		/* Keep the bytes after the last kept 0x00: they may be the start of a frame. */
+		size_t keep = f->len - f->seg;
+		memmove(f->buf, f->buf + f->seg, keep);
+		framer__reset_unit(f);
+		f->len = (uint16_t)keep;
 	} else {
-		f->len = 0;
+		framer__reset_unit(f);
 		f->cand_bad = 1;
 	}
-	f->nul_seen = 0;
-	f->seg = 0;
-	framer__take(f, p + room, k - room, emit, ctx);
+	f->dead = 1;
 }
 
-static void framer__take(struct framer *f, const uint8_t *p, size_t k, rx_emit_fn emit, void *ctx)
+/* Auto mode: append k bytes that hold no delimiter. */
+static void framer__auto_append(struct framer *f, const uint8_t *p, size_t k, rx_emit_fn emit, void *ctx)
 {
-	size_t cap = framer__cap(f);
+	const size_t cap = FRAMER_MAX_LINE + 1;
 
-	if (k == 0)
-		return;
-	if (f->dead) {
-		if (!framer__tracks_frames(f) || f->cand_bad)
-			return;
-		if (k > cap - f->len) {
-			f->len = 0;
-			f->cand_bad = 1;
-			return;
-		}
-	} else if (k > cap - f->len) {
-		framer__overflow(f, p, k, emit, ctx);
-		return;
-	}
-	memcpy(f->buf + f->len, p, k);
-	f->len = (uint16_t)(f->len + k);
-}
-
-/* Try s[0..n) as a v2 frame; on success emit it (after the optional rejected text prefix) and switch to V2. */
-static int framer__try_v2(struct framer *f, const uint8_t *s, size_t n, const uint8_t *prefix, size_t prefix_n,
-			  rx_emit_fn emit, void *ctx)
-{
-	struct v2x_frame frame;
-	struct rx_event ev;
-
-	if (n == 0 || framer_parse_v2(f, s, n, &frame, &ev) < 0)
-		return 0;
-	if (prefix_n)
-		framer__emit_reject(RX_REJ_NUL, prefix, prefix_n, emit, ctx);
-	if (!f->fixed)
-		f->mode = FRAMER_V2;
-	emit(ctx, &ev);
-	return 1;
-}
-
-/* A 0x00 arrived; buf holds what came before it. */
-static void framer__zero(struct framer *f, rx_emit_fn emit, void *ctx)
-{
-	struct v2x_frame frame;
-	struct rx_event ev;
-	int rc;
-
-	switch (f->mode) {
-	case FRAMER_V2:
-		if (!f->dead && f->len) {
-			framer_parse_v2(f, f->buf, f->len, &frame, &ev);
-			emit(ctx, &ev);
-		}
-		framer__reset_unit(f);
-		return;
-	case FRAMER_AUTO:
-		if (!f->dead && f->len) {
-			rc = framer_parse_v2(f, f->buf, f->len, &frame, &ev);
-			if (rc == 0) {
-				f->mode = FRAMER_V2;
-			} else if (ev.reason != RX_REJ_OVERLONG && framer__is_text(f->buf, f->len)) {
-				ev.reason = RX_REJ_NUL; /* a text line cut by a NUL byte */
+	while (k) {
+		if (f->dead) {
+			if (f->cand_bad)
+				return;
+			if (k > cap - f->len) {
+				f->len = 0;
+				f->cand_bad = 1;
+				return;
 			}
-			emit(ctx, &ev);
-		}
-		framer__reset_unit(f);
-		return;
-	case FRAMER_TEXT:
-		break;
-	}
-	if (f->fixed) {
-		framer__take(f, (const uint8_t *)"", 1, emit, ctx);
-		f->nul_seen = 1;
-		return;
-	}
-	if (f->dead) {
-		if (!f->cand_bad && framer__try_v2(f, f->buf, f->len, NULL, 0, emit, ctx)) {
-			framer__reset_unit(f);
+			memcpy(f->buf + f->len, p, k);
+			f->len = (uint16_t)(f->len + k);
 			return;
 		}
-		f->len = 0;
+		size_t room = cap - f->len;
+		if (k <= room) {
+			memcpy(f->buf + f->len, p, k);
+			f->len = (uint16_t)(f->len + k);
+			return;
+		}
+		memcpy(f->buf + f->len, p, room);
+		f->len = (uint16_t)cap;
+		p += room;
+		k -= room;
+		framer__auto_overflow(f, emit, ctx);
+	}
+}
+
+/* Auto mode: store one delimiter byte c in the unit (an LF held in a would-be frame, a 0x00 kept in a text line). */
+static void framer__auto_store(struct framer *f, uint8_t c, rx_emit_fn emit, void *ctx)
+{
+	framer__auto_append(f, &c, 1, emit, ctx);
+}
+
+static void framer__auto_lf(struct framer *f, rx_emit_fn emit, void *ctx)
+{
+	if (f->dead) {
+		if (!f->cand_bad && framer__frame_like(f->buf, f->len)) {
+			framer__auto_store(f, '\n', emit, ctx);
+			return;
+		}
+		framer__reset_unit(f); /* the LF ends the discarded line */
+		return;
+	}
+	if (framer__frame_like(f->buf + f->seg, f->len - f->seg)) {
+		if (f->len == FRAMER_MAX_LINE + 1) {
+			framer__auto_overflow(f, emit, ctx);
+			framer__auto_lf(f, emit, ctx);
+			return;
+		}
+		f->buf[f->len++] = '\n';
+		f->lf_held = 1;
+		return;
+	}
+	uint8_t line[FRAMER_MAX_LINE + 2];
+	size_t n = f->len;
+	memcpy(line, f->buf, n);
+	framer__reset_unit(f);
+	framer__pieces(f, line, n, emit, ctx);
+}
+
+static void framer__auto_zero(struct framer *f, rx_emit_fn emit, void *ctx)
+{
+	long at;
+
+	if (f->dead) {
+		if (!f->cand_bad && f->len && (at = framer__find_frame(f)) >= 0) {
+			/* The discarded range, up to the frame, was rejected when it overflowed. */
+			memmove(f->buf, f->buf + at, f->len - (size_t)at);
+			f->len = (uint16_t)(f->len - (size_t)at);
+			framer__auto_frame_at(f, 0, emit, ctx);
+			return;
+		}
+		f->len = 0; /* a new candidate starts after this 0x00 */
 		f->cand_bad = 0;
 		return;
 	}
-	if (framer__try_v2(f, f->buf + f->seg, f->len - f->seg, f->buf, f->seg, emit, ctx)) {
-		framer__reset_unit(f);
+	if (f->len == 0)
+		return;
+	at = framer__find_frame(f);
+	if (at >= 0) {
+		framer__auto_frame_at(f, (size_t)at, emit, ctx);
 		return;
 	}
-	/* Not a frame: the 0x00 is a byte of the line. */
-	f->nul_seen = 1;
-	if (f->len >= framer__cap(f)) {
-		framer__emit_reject(RX_REJ_OVERLONG, f->buf, f->len, emit, ctx);
+	if (framer__frame_like(f->buf + f->seg, f->len - f->seg) || !framer__is_text(f->buf + f->seg, f->len - f->seg)) {
+		/* A damaged frame, or binary noise: what is held before it are text pieces, the frame or noise with what
+		 * it is glued to one reject. */
+		uint8_t tmp[FRAMER_MAX_LINE + 2];
+		size_t n = f->len;
+		memcpy(tmp, f->buf, n);
 		framer__reset_unit(f);
-		f->dead = 1; /* the next bytes start a candidate right after this 0x00 */
+		framer__pieces(f, tmp, n, emit, ctx);
+		return;
+	}
+	/* Printable text: the 0x00 is a byte of a text line, which ends at its LF. */
+	if (f->len == FRAMER_MAX_LINE + 1) {
+		framer__auto_overflow(f, emit, ctx);
+		framer__auto_zero(f, emit, ctx);
 		return;
 	}
 	f->buf[f->len++] = 0;
 	f->seg = f->len;
 }
 
-/* An LF arrived (text or undecided); buf holds the line before it. */
-static void framer__newline(struct framer *f, rx_emit_fn emit, void *ctx)
+static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_emit_fn emit, void *ctx)
 {
-	if (f->dead) {
-		framer__reset_unit(f);
-		return;
-	}
-	if (f->nul_seen) {
-		size_t n = f->len;
-		if (n && f->buf[n - 1] == '\r')
-			n--;
-		framer__emit_reject(n > FRAMER_MAX_LINE ? RX_REJ_OVERLONG : RX_REJ_NUL, f->buf, n, emit, ctx);
-	} else {
-		framer__text_unit(f, f->buf, f->len, emit, ctx);
-	}
-	framer__reset_unit(f);
-}
+	const uint8_t *end = p + n, *nl = NULL, *z = NULL;
+	int nl_known = 0, z_known = 0;
 
-void framer_feed(struct framer *f, const void *buf, size_t n, rx_emit_fn emit, void *ctx)
-{
-	const uint8_t *p = buf, *end = p + n, *nl = NULL;
-	int nl_known = 0;
-
+	/* nl and z are the first LF and 0x00 at or after p, or NULL when none is left; each is searched again only once
+	 * p has passed it, which keeps the loop linear. */
 	while (p < end) {
-		if (f->mode == FRAMER_V2) {
-			const uint8_t *z = memchr(p, 0, (size_t)(end - p));
-			size_t room = framer__cap(f) - f->len;
-			if (!f->dead && (size_t)((z ? z : end) - p) > room) {
-				/* Over-long: reject after exactly cap bytes, then look at the rest in the new state (the
-				 * fall-back to AUTO makes an LF a delimiter again). */
-				framer__overflow(f, p, room, emit, ctx);
-				p += room;
-				continue;
-			}
-			if (!z) {
-				framer__take(f, p, (size_t)(end - p), emit, ctx);
-				return;
-			}
-			framer__take(f, p, (size_t)(z - p), emit, ctx);
-			framer__zero(f, emit, ctx);
-			p = z + 1;
-			continue;
-		}
-		/* nl is the first LF at or after p, or NULL when none is left in the chunk. */
 		if (!nl_known || (nl && nl < p)) {
 			nl = memchr(p, '\n', (size_t)(end - p));
 			nl_known = 1;
 		}
-		const uint8_t *lim = nl ? nl : end;
-		const uint8_t *z = memchr(p, 0, (size_t)(lim - p));
-		if (z) {
-			framer__take(f, p, (size_t)(z - p), emit, ctx);
-			framer__zero(f, emit, ctx);
-			p = z + 1;
-			continue;
+		if (!z_known || (z && z < p)) {
+			z = memchr(p, 0, (size_t)(end - p));
+			z_known = 1;
 		}
-		if (!nl) {
-			framer__take(f, p, (size_t)(end - p), emit, ctx);
+		const uint8_t *d = z && (!nl || z < nl) ? z : nl;
+		if (!d) {
+			framer__auto_append(f, p, (size_t)(end - p), emit, ctx);
 			return;
 		}
-		if (f->len == 0 && !f->dead) {
-			framer__text_unit(f, p, (size_t)(nl - p), emit, ctx); /* whole line in this chunk: no copy */
+		if (*d == '\n' && f->len == 0 && !f->dead && !framer__frame_like(p, (size_t)(d - p))) {
+			if (framer__one_line(f, p, (size_t)(d - p), emit, ctx)) /* whole line in this chunk: no copy */
+				f->mode = FRAMER_TEXT;
 		} else {
-			framer__take(f, p, (size_t)(nl - p), emit, ctx);
-			framer__newline(f, emit, ctx);
+			framer__auto_append(f, p, (size_t)(d - p), emit, ctx);
+			if (*d == '\n')
+				framer__auto_lf(f, emit, ctx);
+			else
+				framer__auto_zero(f, emit, ctx);
 		}
-		p = nl + 1;
+		p = d + 1;
 	}
+}
+
+/* --- fixed modes ------------------------------------------------------------------------------------------------ */
+
+/* Fixed modes: append k bytes without a delimiter; past the cap, reject once and discard up to the delimiter. */
+static void framer__fixed_append(struct framer *f, const uint8_t *p, size_t k, rx_emit_fn emit, void *ctx)
+{
+	size_t cap = framer__cap(f), room = cap - f->len;
+
+	if (f->dead || k == 0)
+		return;
+	if (k <= room) {
+		memcpy(f->buf + f->len, p, k);
+		f->len = (uint16_t)(f->len + k);
+		return;
+	}
+	memcpy(f->buf + f->len, p, room);
+	framer__emit_reject(RX_REJ_OVERLONG, f->buf, cap, emit, ctx);
+	framer__reset_unit(f);
+	f->dead = 1;
+}
+
+static void framer__fixed_feed(struct framer *f, const uint8_t *p, size_t n, rx_emit_fn emit, void *ctx)
+{
+	const uint8_t *end = p + n;
+	const int v2 = f->mode == FRAMER_V2;
+	struct v2x_frame frame;
+	struct rx_event ev;
+
+	while (p < end) {
+		const uint8_t *d = memchr(p, v2 ? 0 : '\n', (size_t)(end - p));
+		if (!d) {
+			framer__fixed_append(f, p, (size_t)(end - p), emit, ctx);
+			return;
+		}
+		if (!v2 && f->len == 0 && !f->dead) {
+			framer__one_line(f, p, (size_t)(d - p), emit, ctx); /* whole line in this chunk: no copy */
+		} else {
+			framer__fixed_append(f, p, (size_t)(d - p), emit, ctx);
+			if (!f->dead && f->len) {
+				if (v2) {
+					framer_parse_v2(f, f->buf, f->len, &frame, &ev);
+					emit(ctx, &ev);
+				} else {
+					framer__one_line(f, f->buf, f->len, emit, ctx);
+				}
+			}
+			framer__reset_unit(f);
+		}
+		p = d + 1;
+	}
+}
+
+void framer_feed(struct framer *f, const void *buf, size_t n, rx_emit_fn emit, void *ctx)
+{
+	if (f->fixed)
+		framer__fixed_feed(f, buf, n, emit, ctx);
+	else
+		framer__auto_feed(f, buf, n, emit, ctx);
 }
 
 void framer_finish(struct framer *f, rx_emit_fn emit, void *ctx)
 {
-	if (f->mode == FRAMER_V2)
-		framer__zero(f, emit, ctx);
-	else if (f->len || f->dead)
-		framer__newline(f, emit, ctx);
+	struct v2x_frame frame;
+	struct rx_event ev;
+	long at;
+
+	if (f->fixed) {
+		if (!f->dead && f->len) {
+			if (f->mode == FRAMER_V2) {
+				framer_parse_v2(f, f->buf, f->len, &frame, &ev);
+				emit(ctx, &ev);
+			} else {
+				framer__one_line(f, f->buf, f->len, emit, ctx);
+			}
+		}
+		framer__reset_unit(f);
+		return;
+	}
+	if (f->dead) {
+		if (!f->cand_bad && f->len && (at = framer__find_frame(f)) >= 0) {
+			memmove(f->buf, f->buf + at, f->len - (size_t)at);
+			f->len = (uint16_t)(f->len - (size_t)at);
+			framer__auto_frame_at(f, 0, emit, ctx);
+		}
+		framer__reset_unit(f);
+		return;
+	}
+	if (f->len == 0)
+		return;
+	at = framer__find_frame(f);
+	if (at >= 0) {
+		framer__auto_frame_at(f, (size_t)at, emit, ctx);
+		return;
+	}
+	uint8_t tmp[FRAMER_MAX_LINE + 2];
+	size_t n = f->len;
+	memcpy(tmp, f->buf, n);
 	framer__reset_unit(f);
+	framer__pieces(f, tmp, n, emit, ctx);
 }

@@ -3,8 +3,9 @@
  *
  * Pure logic: no file descriptor, clock, thread or heap.  The can_rx thread feeds whatever read() returned, in any
  * split; the framer cuts units, parses them (legacy_line.h, nmea.h, candump.h, v2x_proto.h) and calls emit once per
- * unit with a record, a reject reason or "ignored" (rx_event.h).  Every non-empty unit produces exactly one event;
- * empty text lines and empty v2 units (repeated 0x00 delimiters) produce none.
+ * unit with a record, a reject reason or "ignored" (rx_event.h).  Every non-empty unit produces exactly one event,
+ * except a text line where an NMEA sentence is recovered after junk: an RX_REJ_NMEA_JUNK reject for the junk, then
+ * the sentence's event.  Empty text lines and empty v2 units (repeated 0x00 delimiters) produce none.
  *
  * Units.  Text: lines ended by LF, an optional CR before it dropped.  V2: COBS frames ended by 0x00.  A unit (text
  * line without its terminator, or COBS bytes without the 0x00) may be FRAMER_MAX_LINE bytes long; a longer one is
@@ -12,9 +13,14 @@
  * v2 run) and the rest of it, up to the next delimiter, is discarded.
  *
  * Text lines: printable ASCII only (0x20..0x7E); a NUL byte -> RX_REJ_NUL, any other byte -> RX_REJ_BINARY.  Kinds:
- * `SIM ...`, `GPS ...`, `STATUS ...` and the banner (legacy_line.h), `$...` NMEA (nmea.h; the framer keeps the merged
- * fix, so each fix-bearing sentence yields a REC_GPS record with the whole fix so far), `(...` candump log lines
- * (candump.h; CAN FD lines -> RX_REJ_CANDUMP).  Anything else -> RX_REJ_UNKNOWN.
+ * `SIM ...` (an id above 0x7FF without the extended flag -> RX_REJ_SIM_ID), `GPS ...`, `STATUS ...` and the banner
+ * (legacy_line.h), NMEA sentences (nmea.h; the framer keeps the merged fix, so each fix-bearing sentence yields a
+ * REC_GPS record with the whole fix so far), `(...` candump log lines (candump.h; CAN FD lines -> RX_REJ_CANDUMP).
+ * Anything else -> RX_REJ_UNKNOWN.  NMEA recovery: a sentence starts at the last '$' or '!' of the line (no sentence
+ * holds either inside); when it checks out (nmea.h) and is not refused, whatever came before it on the line (a
+ * cut-off sentence, escape codes, NUL or other bytes) is one RX_REJ_NMEA_JUNK reject and the sentence is handled as
+ * usual; extra '$' before it ("$$GPGGA") are not junk.  Otherwise the line is rejected once: RX_REJ_NUL or
+ * _BINARY for such bytes, else the sentence's reason.
  *
  * V2 frames: REC_CAN for V2X_T_CAN, REC_GPS for V2X_T_NMEA (through the same NMEA parser and merged fix), REC_STATUS
  * for V2X_T_STATUS (HDOP 0xFFFF -> 99.99; the device counters are in ev->v2); every other type -> RX_EV_IGNORED with
@@ -23,27 +29,32 @@
  * that goes backwards means the device restarted, and the unwrap starts again from 0).  Decode errors map to
  * RX_REJ_V2_COBS / _SHORT / _CRC / _TYPE / _PAYLOAD (too long decoded = _PAYLOAD).
  *
- * Modes and detection.
+ * Modes.
  *   FRAMER_TEXT (fixed): only LF delimits; 0x00 is a byte of the line (-> RX_REJ_NUL).  Never switches.
  *   FRAMER_V2 (fixed): only 0x00 delimits.  An over-long run is rejected and discarded up to the next 0x00.
- *   FRAMER_AUTO: LF and 0x00 both delimit, until the first valid unit decides:
- *     - a unit ended by 0x00 that decodes as a valid v2 frame switches to V2 (detected);
- *     - a unit ended by LF that parses as a record, a banner or an ignored NMEA sentence switches to TEXT.
- *     While undecided, a unit ended by 0x00 that is not a valid frame is rejected as RX_REJ_NUL when it is all
- *     printable text, else with its v2 decode reason; a unit ended by LF is a text line.
- *   Detected TEXT: as fixed TEXT, but at each 0x00 the bytes since the previous 0x00 (or the line start) are tried
- *     as a v2 frame; a valid one is emitted and switches to V2 (the firmware was swapped): the text before it is
- *     rejected once as RX_REJ_NUL.  Otherwise the 0x00 stays part of the line, which is rejected as RX_REJ_NUL at
- *     its LF.  This try continues while an over-long line is being discarded.
- *   Detected V2: only 0x00 delimits (frames may contain 0x0A).  A run of more than FRAMER_MAX_LINE bytes without a
- *     0x00 (a legacy firmware again) is rejected RX_REJ_OVERLONG and the framer falls back to AUTO, discarding up to
- *     the next LF or 0x00.
- *   What detection loses: never a unit after the first valid one of the new kind.  Before it, in AUTO and in
- *   detected TEXT, LF still delimits, so a v2 frame holding a 0x0A byte is cut there and lost (rejected as the
- *   pieces it becomes), and so is a frame glued to the unterminated text line before it; the first frame without
- *   0x0A that starts after a 0x00 or LF is accepted and switches to V2.  (A frame has a 0x0A byte with probability
- *   about len/256, so this is typically zero or one frame.)  Going back from V2: the FRAMER_MAX_LINE bytes of the
- *   over-long run and the rest of the line they end in.
+ *   FRAMER_AUTO: text lines and v2 frames in any mix, as when a port's firmware is swapped or prints boot text
+ *     between frames.  Both LF and 0x00 delimit, with these rules:
+ *     - A v2 frame begins with a COBS code byte >= 2 and a type byte 1..V2X_T_LAST, which no text line has (its
+ *       second byte is printable).  So an LF ends the bytes since the last boundary as a text line unless they look
+ *       like the start of a frame; then the LF is held as a byte of the would-be frame.
+ *     - At a 0x00, the bytes since the last boundary are tried as a frame from their start and from just after each
+ *       held LF or kept 0x00 in them; the earliest start that decodes is the frame (emitted; the bytes before it are
+ *       handled as text lines, below).  If none decodes and the current segment looks like a frame, all of it is
+ *       handled as text lines (so a damaged frame is one reject, or one with the bytes it is glued to), and so is
+ *       a segment holding bytes that are not printable; a printable one keeps the 0x00 as a byte of its text line
+ *       (a NUL in a line: RX_REJ_NUL at its LF, once).
+ *     - Bytes handled as text lines: each line that parses is emitted; every maximal run of bytes between them
+ *       (lines that do not parse, junk before a recovered NMEA sentence) is ONE reject.  So every lost byte range
+ *       counts once, and every valid unit is recovered whichever format comes next.
+ *     - More than FRAMER_MAX_LINE + 1 bytes without a boundary: with held LFs, the lines before the first point from
+ *       which a frame could still come are handled as text and the rest is looked at again; otherwise one
+ *       RX_REJ_OVERLONG (its text: the first FRAMER_MAX_LINE + 1 bytes), then the rest is discarded up to the next
+ *       LF outside a would-be frame, or up to a valid frame after a 0x00.
+ *     framer_detected() reports the format of the last valid unit (FRAMER_AUTO before the first).
+ *   What auto mode loses: a frame glued to the bytes before it with no 0x00 or LF between (the firmware swapped
+ *   mid-line) is part of their lost range; a valid text line inside bytes that looked like a frame's is delayed until
+ *   the next 0x00 or overflow, not lost.  (Before the rework for issue 13 defect 4, a frame holding 0x0A before the
+ *   switch to v2 and the text after it was lost.)
  *
  * Threads: one framer per input stream, used by one thread at a time; nothing is shared.  No call blocks or
  * allocates; emit is called synchronously from framer_feed()/framer_finish().
@@ -63,13 +74,13 @@ enum framer_mode { FRAMER_AUTO, FRAMER_TEXT, FRAMER_V2 };
 
 /* Caller-owned state; treat as opaque. */
 struct framer {
-	enum framer_mode mode; /* current mode: AUTO until detected, unless fixed */
+	enum framer_mode mode; /* the fixed mode; in auto, the format of the last valid unit (AUTO before one) */
 	uint8_t fixed;         /* framer_init() was given TEXT or V2: never switch */
 	uint8_t dead;          /* discarding the rest of a rejected unit */
-	uint8_t nul_seen;      /* text: the current line holds a 0x00 */
-	uint8_t cand_bad;      /* detected text, dead: the v2 candidate overflowed; wait for the next 0x00 */
+	uint8_t cand_bad;      /* auto, dead: the frame candidate in buf overflowed; wait for the next 0x00 */
+	uint8_t lf_held;       /* auto: buf holds an LF kept as a byte of a would-be frame */
 	uint16_t len;          /* bytes in buf */
-	uint16_t seg;          /* detected text: where the v2 candidate (bytes after the last 0x00) starts in buf */
+	uint16_t seg;          /* auto: where the current segment (after the last kept 0x00) starts in buf */
 	uint8_t dev_known;     /* a v2 record has been seen: dev_seq/dev_time are meaningful */
 	uint32_t dev_seq;      /* last v2 seq */
 	uint32_t dev_time;     /* last v2 dev_time_us */
@@ -89,13 +100,13 @@ void framer_feed(struct framer *f, const void *buf, size_t n, rx_emit_fn emit, v
  * frame; an unfinished discard ends silently).  The framer then starts a new unit; mode and merged fix are kept. */
 void framer_finish(struct framer *f, rx_emit_fn emit, void *ctx);
 
-/* The current mode: FRAMER_AUTO while undecided, else what was fixed or detected. */
+/* The fixed mode; in auto mode the format of the last valid unit, FRAMER_AUTO before the first. */
 enum framer_mode framer_detected(const struct framer *f);
 
 /*
  * Parse one complete text line s[0..n) (terminator removed, CR included or not) into *ev, as the framer does, using
- * and updating f's merged NMEA fix; ev->text/len point at s.  For tools such as `v2xd decode` and for tests; it does
- * not change the mode.
+ * and updating f's merged NMEA fix; ev->text/len point at s, or at the recovered sentence with ev->junk_len > 0
+ * (the junk is the junk_len bytes before ev->text).  For tools and tests; it does not change the mode.
  */
 void framer_parse_line(struct framer *f, const char *s, size_t n, struct rx_event *ev);
 

@@ -59,7 +59,9 @@ int legacy_sim_parse(const char *s, size_t n, struct can_frame_data *out)
 	if (i != n)
 		return -EINVAL;
 	uint32_t raw = v & CAN_EFF_MASK;
-	int eff = (v & CAN_EFF_FLAG) || raw > CAN_SFF_MASK;
+	int eff = (v & CAN_EFF_FLAG) != 0;
+	if (!eff && raw > CAN_SFF_MASK)
+		return -ERANGE; /* a standard id with extra digits: a corrupted line */
 	out->id = raw | (eff ? CAN_EFF_FLAG : 0) | (rtr ? CAN_RTR_FLAG : 0);
 	out->dlc = (uint8_t)dlc;
 	return 0;

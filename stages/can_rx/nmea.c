@@ -300,7 +300,8 @@ enum rx_event_kind nmea_parse(struct nmea_state *st, const char *s, size_t n, st
 	uint8_t sum = 0;
 	size_t i = 0, j, nf = 0;
 
-	if (n == 0 || s[0] != '$')
+	st->bad_fields = 0;
+	if (n == 0 || (s[0] != '$' && s[0] != '!'))
 		return nmea__reject(why, RX_REJ_NMEA_SYNTAX);
 	while (i < n && s[i] == '$')
 		i++; /* "$$GPGGA,...": the extra '$' is dropped */

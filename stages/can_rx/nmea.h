@@ -29,7 +29,8 @@
 #include "vehicle/record.h"
 
 struct nmea_state {
-	struct gps_fix fix; /* the merged fix so far */
+	struct gps_fix fix;  /* the merged fix so far */
+	unsigned bad_fields; /* optional fields left out of the last sentence parsed */
 };
 
 /* Reset the merged fix. */

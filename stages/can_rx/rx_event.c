@@ -18,6 +18,8 @@ static const char *const rx__reject_names[RX_REJ__COUNT] = {
 	[RX_REJ_V2_CRC] = "v2_crc",
 	[RX_REJ_V2_TYPE] = "v2_type",
 	[RX_REJ_V2_PAYLOAD] = "v2_payload",
+	[RX_REJ_SIM_ID] = "sim_id",
+	[RX_REJ_NMEA_JUNK] = "nmea_junk",
 };
 
 const char *rx_reject_name(enum rx_reject r)

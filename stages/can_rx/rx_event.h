@@ -31,6 +31,8 @@ enum rx_reject {
 	RX_REJ_V2_CRC,           /* "v2_crc": v2 CRC mismatch */
 	RX_REJ_V2_TYPE,          /* "v2_type": v2 frame of an unknown type */
 	RX_REJ_V2_PAYLOAD,       /* "v2_payload": v2 payload malformed for its type, or too long */
+	RX_REJ_SIM_ID,           /* "sim_id": a SIM line whose id is above 0x7FF without the extended flag bit */
+	RX_REJ_NMEA_JUNK,        /* "nmea_junk": bytes before an NMEA sentence recovered from the same line */
 	RX_REJ__COUNT
 };
 
@@ -54,9 +56,15 @@ struct rx_event {
 	 * rx_mono_ns, rx_real_ns (unless REC_F_LOG_TIME), seq, link and line.  Other fields are zero.
 	 */
 	struct rx_record rec;
-	/* The raw unit: a text line without its terminator (LF or CRLF), or a v2 frame's COBS bytes without the 0x00. */
+	/* The raw unit: a text line without its terminator (LF or CRLF), or a v2 frame's COBS bytes without the 0x00;
+	 * for an NMEA sentence recovered after junk on its line, the sentence alone. */
 	const char *text;
 	size_t len;
+	/* framer_parse_line() only: the junk_len bytes before text on the line were junk (framer_feed reports them as an
+	 * RX_REJ_NMEA_JUNK reject just before this event, and then passes 0 here). */
+	size_t junk_len;
+	/* RX_EV_RECORD from an NMEA sentence: optional fields left out because they did not parse (nmea.h). */
+	unsigned bad_fields;
 	/* For a unit that decoded as a v2 frame (whatever the kind), the decoded frame; else NULL. */
 	const struct v2x_frame *v2;
 };

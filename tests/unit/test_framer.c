@@ -117,11 +117,9 @@ static void test_sim_dlc_zeroing(void **state)
 
 static void test_sim_extended_rtr(void **state)
 {
-	struct rx_event ev = one("SIM 18FF50E5 8 01 02 03 04 05 06 07 08\n");
+	struct rx_event ev = one("SIM 98FF50E5 8 01 02 03 04 05 06 07 08\n");
 
-	assert_int_equal(ev.rec.u.can.id, 0x18FF50E5u | CAN_EFF_FLAG); /* above 0x7FF: extended */
-	ev = one("SIM 800 8 01 02 03 04 05 06 07 08\n");
-	assert_int_equal(ev.rec.u.can.id, 0x800u | CAN_EFF_FLAG);
+	assert_int_equal(ev.rec.u.can.id, 0x18FF50E5u | CAN_EFF_FLAG); /* the flag bit 0x80000000: extended */
 	ev = one("SIM 80000123 2 AA BB 00 00 00 00 00 00\n"); /* the flag bit: extended even below 0x800 */
 	assert_int_equal(ev.rec.u.can.id, 0x123u | CAN_EFF_FLAG);
 	assert_int_equal(ev.rec.u.can.data[1], 0xBB);
@@ -143,6 +141,14 @@ static void test_sim_rejects(void **state)
 	expect_reject("SIM 155 8 01 97 CE 54 9B 38 00 7\n", RX_REJ_SIM);       /* one digit */
 	expect_reject("SIM 123456789 8 01 97 CE 54 9B 38 00 73\n", RX_REJ_SIM); /* 9-digit id */
 	expect_reject("SIM 20000155 8 01 97 CE 54 9B 38 00 73\n", RX_REJ_SIM);  /* error-frame flag */
+	/* Issue 12 item 7: above 0x7FF without the extended flag bit is a corrupted line with its own reason. */
+	expect_reject("SIM 1558 7 01 97 CE 54 9B 38 00 73\n", RX_REJ_SIM_ID);
+	expect_reject("SIM 800 8 01 02 03 04 05 06 07 08\n", RX_REJ_SIM_ID);
+	expect_reject("SIM 18FF50E5 8 01 02 03 04 05 06 07 08\n", RX_REJ_SIM_ID);
+	expect_reject("SIM 40000800 8 01 02 03 04 05 06 07 08\n", RX_REJ_SIM_ID); /* remote flag only */
+	struct rx_event ev = one("SIM 0155 8 01 02 03 04 05 06 07 08\n"); /* padded, yet a standard id */
+	assert_int_equal(ev.kind, RX_EV_RECORD);
+	assert_int_equal(ev.rec.u.can.id, 0x155);
 	expect_reject("SIM  8 01 97 CE 54 9B 38 00 73\n", RX_REJ_SIM);          /* no id */
 	expect_reject("SIM\n", RX_REJ_SIM);
 	expect_reject("SIM 155 8 01 97 CE 54 9B 38 00 73\x01\n", RX_REJ_BINARY);
@@ -419,17 +425,25 @@ static void test_nul_and_binary(void **state)
 	run(&c, FRAMER_TEXT, s, sizeof(s) - 1);
 	assert_int_equal(c.n, 5);
 	assert_int_equal(c.ev[1].reason, RX_REJ_NUL);
-	/* Undecided: a NUL cuts the unit; a printable piece is a NUL reject, the rest of the line is what it is. */
+	/* Before any valid unit: the same, a 0x00 that does not end a frame is a byte of the line (one lost range). */
 	run(&c, FRAMER_AUTO, s + strlen(SIM1) + 2, sizeof(s) - 1 - strlen(SIM1) - 2);
-	assert_int_equal(c.n, 5);
+	assert_int_equal(c.n, 4);
 	assert_int_equal(c.ev[0].reason, RX_REJ_NUL);
-	assert_string_equal(c.ev[0].text, "SIM 155 8 01");
-	assert_int_equal(c.ev[1].reason, RX_REJ_UNKNOWN);
-	/* Power-up noise before the first line, then detection. */
+	assert_int_equal(c.ev[0].len, strlen("SIM 155 8 01") + 1 + strlen(" 97 CE 54 9B 38 00 73"));
+	assert_int_equal(c.ev[1].reason, RX_REJ_BINARY);
+	/* Power-up noise before the first line: binary bytes before a 0x00 end there; then the rest of the line. */
 	static const char noisy[] = "\x80\x81\x82\0\0\xfe\r\n" SIM1 "\r\n";
 	run(&c, FRAMER_AUTO, noisy, sizeof(noisy) - 1);
 	assert_int_equal(c.n, 3);
-	assert_int_equal(c.ev[0].reason, RX_REJ_V2_COBS); /* not text: judged as a v2 frame */
+	assert_int_equal(c.ev[0].reason, RX_REJ_BINARY);
+	assert_int_equal(c.ev[0].len, 3);
+	assert_int_equal(c.ev[1].reason, RX_REJ_BINARY);
+	assert_int_equal(c.ev[2].kind, RX_EV_RECORD);
+	/* Noise that looks like a frame start (code 0x05, type 0x02) is judged as a v2 frame at the 0x00. */
+	static const char noisy2[] = "\x05\x02\x82\0\xfe\r\n" SIM1 "\r\n";
+	run(&c, FRAMER_AUTO, noisy2, sizeof(noisy2) - 1);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.ev[0].reason, RX_REJ_V2_COBS);
 	assert_int_equal(c.ev[1].reason, RX_REJ_BINARY);
 	assert_int_equal(c.ev[2].kind, RX_EV_RECORD);
 }
@@ -445,7 +459,9 @@ static void test_every_reason(void **state)
 		"STATUS\n",                             /* bad_status */
 		"$GPGGA,*00\n",                         /* nmea_checksum */
 		"$GPGGA,\n",                            /* nmea_no_checksum */
-		"$GP$GGA*00\n",                         /* nmea_syntax */
+		"$GP GGA,*5A\n",                        /* nmea_syntax */
+		"SIM 1558 7 01 97 CE 54 9B 38 00 73\n", /* sim_id */
+		"\x1b[0m$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00*74\n", /* nmea_junk */
 		"(1.000000) can0 155##1\n",             /* bad_candump */
 	};
 	int seen[RX_REJ__COUNT] = {0};
@@ -493,7 +509,7 @@ static void test_reject_names(void **state)
 	static const char *const want[RX_REJ__COUNT] = {
 		"overlong",      "nul_byte",         "binary",      "unknown_line", "bad_sim",   "bad_gps",
 		"bad_status",    "nmea_checksum",    "nmea_no_checksum", "nmea_syntax", "bad_candump", "v2_cobs",
-		"v2_short",      "v2_crc",           "v2_type",     "v2_payload",
+		"v2_short",      "v2_crc",           "v2_type",     "v2_payload", "sim_id",    "nmea_junk",
 	};
 	for (int r = 0; r < RX_REJ__COUNT; r++)
 		assert_string_equal(rx_reject_name((enum rx_reject)r), want[r]);
@@ -527,6 +543,164 @@ static void test_parse_line_direct(void **state)
 	assert_int_equal(framer_detected(&f), FRAMER_AUTO); /* parsing alone does not detect */
 }
 
+/*
+ * Regression, issue 13 defect 4: a port that switches format.  1,000 text lines, then 1,000 SIM lines alternating
+ * with 1,000 valid v2 CAN frames (a third of them holding 0x0A bytes), then 1,000 text lines; 50 corrupted units are
+ * inserted between valid ones (10 each: a SIM line with a 4-digit id and no extended flag, a garbage line, a line
+ * with a NUL, a frame with a damaged byte near its end, a frame cut short before its 0x00).  By construction every
+ * valid unit must come out as a record, in order, and every corrupted unit must count as exactly one reject, however
+ * the stream is split into reads.
+ */
+#define D4_MAX_STREAM (300 * 1024)
+#define D4_MAX_REC 4100
+
+struct d4_want {
+	unsigned n_rec;
+	uint32_t id[D4_MAX_REC];
+	uint8_t v2[D4_MAX_REC];
+};
+
+struct d4_got {
+	unsigned n_rec, n_rej, n_ign, bad_order;
+	const struct d4_want *want;
+};
+
+static void d4_collect(void *ctx, const struct rx_event *ev)
+{
+	struct d4_got *g = ctx;
+
+	if (ev->kind == RX_EV_REJECT) {
+		g->n_rej++;
+		return;
+	}
+	if (ev->kind == RX_EV_IGNORED) {
+		g->n_ign++;
+		return;
+	}
+	unsigned i = g->n_rec++;
+	if (i >= g->want->n_rec || ev->rec.type != REC_CAN || ev->rec.u.can.id != g->want->id[i] ||
+	    !!(ev->rec.flags & REC_F_DEV_TIME) != g->want->v2[i])
+		g->bad_order++;
+}
+
+static uint32_t d4_rand(uint32_t *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return *x >> 8;
+}
+
+static size_t d4_sim(char *out, struct d4_want *w, uint32_t *rng)
+{
+	uint32_t id = d4_rand(rng) % 0x800;
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)d4_rand(rng);
+	w->id[w->n_rec] = id;
+	w->v2[w->n_rec++] = 0;
+	return (size_t)sprintf(out, "SIM %03X 8 %02X %02X %02X %02X %02X %02X %02X %02X\r\n", id, b[0], b[1], b[2], b[3],
+			       b[4], b[5], b[6], b[7]);
+}
+
+/* A valid v2 CAN frame on the wire (with its 0x00); want gets it when w is not NULL. */
+static size_t d4_frame(uint8_t *out, struct d4_want *w, uint32_t *rng, uint32_t seq, int with_lf)
+{
+	struct v2x_can can = {.id = d4_rand(rng) % 0x800, .dlc = 8};
+	uint8_t payload[16];
+	for (int i = 0; i < 8; i++)
+		can.data[i] = (uint8_t)d4_rand(rng);
+	if (with_lf)
+		can.data[2] = can.data[5] = '\n';
+	int len = v2x_can_pack(&can, payload, sizeof(payload));
+	assert_true(len > 0);
+	int n = v2x_frame_encode(V2X_T_CAN, seq, seq * 1000u, payload, (size_t)len, out, V2X_WIRE_MAX);
+	assert_true(n > 0);
+	if (w) {
+		w->id[w->n_rec] = can.id;
+		w->v2[w->n_rec++] = 1;
+	}
+	return (size_t)n;
+}
+
+static size_t d4_build(uint8_t *s, struct d4_want *w, unsigned *corrupted)
+{
+	uint32_t rng = 12345, seq = 1;
+	size_t n = 0;
+
+	w->n_rec = 0;
+	*corrupted = 0;
+	for (unsigned i = 0; i < 1000; i++) {
+		n += d4_sim((char *)s + n, w, &rng);
+		if (i % 100 == 37) { /* issue 12 item 7 */
+			n += (size_t)sprintf((char *)s + n, "SIM 1558 7 01 97 CE 54 9B 38 00 73\r\n");
+			++*corrupted;
+		}
+	}
+	for (unsigned i = 0; i < 1000; i++) {
+		n += d4_sim((char *)s + n, w, &rng);
+		if (i % 100 == 50) {
+			memcpy(s + n, "SIM 155 8 01\0 97 CE 54 9B 38 00 73\r\n", 36);
+			n += 36;
+			++*corrupted;
+		}
+		n += d4_frame(s + n, w, &rng, seq++, i % 3 == 0);
+		if (i % 100 == 10) { /* a damaged byte near the end */
+			size_t k = d4_frame(s + n, NULL, &rng, seq++, 1);
+			s[n + k - 3] = s[n + k - 3] == 0x40 ? 0x20 : s[n + k - 3] ^ 0x40;
+			n += k;
+			++*corrupted;
+		}
+		if (i % 100 == 25) { /* cut short: 10 bytes, then the 0x00 */
+			size_t k = d4_frame(s + n, NULL, &rng, seq++, 1);
+			(void)k;
+			s[n + 10] = 0;
+			n += 11;
+			++*corrupted;
+		}
+	}
+	for (unsigned i = 0; i < 1000; i++) {
+		n += d4_sim((char *)s + n, w, &rng);
+		if (i % 100 == 99) {
+			n += (size_t)sprintf((char *)s + n, "boot: flash ok, starting\r\n");
+			++*corrupted;
+		}
+	}
+	assert_true(n <= D4_MAX_STREAM);
+	return n;
+}
+
+static void test_regress_defect4_mixed_stream(void **state)
+{
+	static uint8_t s[D4_MAX_STREAM];
+	static struct d4_want w;
+	unsigned corrupted;
+	const size_t n = d4_build(s, &w, &corrupted);
+
+	assert_int_equal(w.n_rec, 4000);
+	assert_int_equal(corrupted, 50);
+	for (int how = 0; how < 3; how++) {
+		struct d4_got g = {.want = &w};
+		struct framer f;
+		uint32_t rng = 777;
+		framer_init(&f, FRAMER_AUTO);
+		if (how == 0) {
+			framer_feed(&f, s, n, d4_collect, &g);
+		} else {
+			for (size_t at = 0; at < n;) {
+				size_t k = how == 1 ? 1 : 1 + d4_rand(&rng) % 300;
+				if (k > n - at)
+					k = n - at;
+				framer_feed(&f, s + at, k, d4_collect, &g);
+				at += k;
+			}
+		}
+		framer_finish(&f, d4_collect, &g);
+		if (g.n_rec != 4000 || g.n_rej != corrupted || g.bad_order || g.n_ign)
+			fail_msg("feed %d: %u records (want 4000), %u rejects (want %u), %u out of order, %u ignored", how,
+				 g.n_rec, g.n_rej, corrupted, g.bad_order, g.n_ign);
+		assert_int_equal(framer_detected(&f), FRAMER_TEXT);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_reject_names),
 		cmocka_unit_test(test_nmea_merge_in_framer),
 		cmocka_unit_test(test_parse_line_direct),
+		cmocka_unit_test(test_regress_defect4_mixed_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
