@@ -520,27 +520,27 @@ static void test_detect_text_then_v2(void **state)
 		assert_int_equal(c.ev[0].rec.flags, 0);
 		assert_int_equal(c.ev[1].rec.type, REC_CAN);
 		assert_int_equal(c.ev[2].kind, RX_EV_REJECT);
-		assert_int_equal(c.ev[2].reason, RX_REJ_NUL);
-		assert_int_equal(c.ev[2].len, strlen("SIM 155 8 01") + sizeof(ex1_wire));
+		assert_int_equal(c.ev[2].reason, RX_REJ_BINARY); /* text glued to a frame, up to the frame's 0x00 */
+		assert_int_equal(c.ev[2].len, strlen("SIM 155 8 01") + sizeof(ex1_wire) - 1);
 		assert_int_equal(c.ev[3].kind, RX_EV_RECORD);
 		assert_int_equal(c.ev[3].rec.type, REC_CAN);
 		assert_int_equal(c.ev[3].rec.flags, REC_F_DEV_TIME);
 		assert_int_equal(c.ev[4].rec.type, REC_STATUS);
 	}
 
-	/* The documented loss: before the switch, a frame holding 0x0A is cut at it like a text line. */
+	/* A frame holding 0x0A right after the switch is not cut at it: its start is no text (framer.h). */
 	struct framer f;
 	struct coll c = {0};
 	n = put(stream, 0, head, strlen(head));
 	n = put(stream, n, ex1_wire, sizeof(ex1_wire));
-	n = put(stream, n, ex2_wire, sizeof(ex2_wire)); /* cut at its 0x0A: lost */
+	n = put(stream, n, ex2_wire, sizeof(ex2_wire));
 	n = put(stream, n, ex1_wire, sizeof(ex1_wire));
 	framer_init(&f, FRAMER_AUTO);
 	framer_feed(&f, stream, n, collect, &c);
-	assert_int_equal(c.records, 3);
-	assert_int_equal(c.rejects, 2);
-	assert_int_equal(c.ev[2].reason, RX_REJ_NUL);
-	assert_int_equal(c.ev[3].reason, RX_REJ_NUL);
+	assert_int_equal(c.records, 4);
+	assert_int_equal(c.rejects, 1);
+	assert_int_equal(c.ev[2].reason, RX_REJ_BINARY);
+	assert_int_equal(c.ev[3].rec.type, REC_STATUS);
 	assert_int_equal(c.ev[4].rec.flags, REC_F_DEV_TIME);
 
 	/* Swapped cleanly at a line boundary: nothing is lost. */
@@ -563,9 +563,7 @@ static void test_v2_falls_back_to_text(void **state)
 	n += sizeof(ex1_wire);
 	for (size_t i = 0; i < lines; i++, n += line_len)
 		memcpy(stream + n, SIM_LINE, line_len);
-	/* In V2 mode the text has no 0x00: the first FRAMER_MAX_LINE + 1 bytes form an over-long unit; it and the rest of
-	 * the line holding its last byte are lost, then AUTO detects the text again. */
-	const size_t lost = FRAMER_MAX_LINE / line_len + 1;
+	/* After a frame, text lines are recognised at their LF (they cannot be the start of a frame): nothing is lost. */
 	for (size_t split = 0; split <= n; split++) {
 		struct framer f;
 		struct coll c = {0};
@@ -574,10 +572,10 @@ static void test_v2_falls_back_to_text(void **state)
 		framer_feed(&f, stream + split, n - split, collect, &c);
 		framer_finish(&f, collect, &c);
 		assert_int_equal(framer_detected(&f), FRAMER_TEXT);
-		assert_int_equal(c.n, 1 + 1 + (lines - lost));
+		assert_int_equal(c.n, 1 + lines);
 		assert_int_equal(c.ev[0].rec.flags, REC_F_DEV_TIME);
-		assert_int_equal(c.ev[1].reason, RX_REJ_OVERLONG);
-		assert_int_equal(c.records, 1 + lines - lost);
+		assert_int_equal(c.rejects, 0);
+		assert_int_equal(c.records, 1 + lines);
 	}
 }
 
