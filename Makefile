@@ -208,12 +208,13 @@ tsan: deps
 bench: $(BENCH_BINS) $(TOOL_BINS) $(PROG_BINS)
 
 # libFuzzer targets link the library's sources directly (built again with clang and the fuzzer's instrumentation).
+FUZZ_PKGS := $(filter-out lttng-ust,$(PKGS))
 FUZZ_LIB_SRCS := $(filter-out trace/% firmware/hal/% firmware/apps/% firmware/linux/%,$(LIB_SRCS))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(if $(wildcard stages/decode/twizy.dbc),$(BUILD)/gen/twizy_dbc.c)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-CC $@")
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) -UV2X_TRACE -DV2X_TRACE=0 $(shell pkg-config --cflags liburcu liburcu-cds) -std=gnu11 -g -O1 \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^ $(shell pkg-config --libs liburcu liburcu-cds) -pthread -lm -lutil
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -UV2X_TRACE -DV2X_TRACE=0 $(shell pkg-config --cflags $(FUZZ_PKGS)) -std=gnu11 -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^ $(shell pkg-config --libs $(FUZZ_PKGS)) -lmbedcrypto -pthread -lm -lutil
 
 fuzz: $(FUZZ_BINS)
 	$(Q)set -o pipefail; for f in $(FUZZ_BINS); do \
