@@ -12,6 +12,12 @@
  *           receive-to-logged (row in the writer's buffer) and receive-to-file (write() returned) percentiles from
  *           v2xd's own histograms, v2xd's CPU use while the stream ran (user + system time from /proc over wall
  *           time, start-up and shutdown excluded) and its peak RSS.  v2xd runs with its default settings.
+ * In the same invocation, the limits those figures are bounded by, so they can be read as ratios on a shared machine
+ * whose speed swings (perf/bench_limits.h):
+ *   pty     the same N lines written the same way into a fresh pty whose reader (a thread here) only reads and
+ *           counts newlines: the kernel tty path's throughput now; max_vs_pty = v2xd's frames/s over it;
+ *   futex   a futex ping-pong between CPU 0 and CPU 1: the one-way wake-up time now; a frame at bus rate crosses a
+ *           tty wake-up and two ring hand-offs, so sleep_logged_p50_vs_futex is receive-to-logged in wake-ups.
  * It checks its own results (row counts) and ends with one SUMMARY line.
  */
 #include <errno.h>
@@ -29,6 +35,8 @@
 #include <unistd.h>
 
 #include "tests/support/testutil.h"
+
+#include "perf/bench_limits.h"
 
 struct run_result {
 	double frames_per_s;
@@ -188,6 +196,73 @@ static void run(const char *wait_mode, unsigned long frames, double rate, struct
 	}
 }
 
+/* ---- the pty's own throughput: a reader that only reads and counts ---- */
+
+struct pty_reader {
+	int fd;
+	unsigned long want_lines, lines;
+	int64_t t_end_ms;
+};
+
+static void *pty_reader_main(void *arg)
+{
+	struct pty_reader *r = arg;
+	static char buf[1 << 16];
+	while (r->lines < r->want_lines) {
+		ssize_t n = read(r->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			r->lines += buf[i] == '\n';
+	}
+	r->t_end_ms = test_now_ms();
+	return NULL;
+}
+
+/* Lines per second through a fresh pty, written in 1 MiB chunks as the max run writes them; 0 on a failure. */
+static double pty_raw_lines_per_s(unsigned long frames)
+{
+	char dir[256], tty[300];
+	struct test_pty p;
+	test_mkdtemp(dir, sizeof(dir), "bench-pty");
+	snprintf(tty, sizeof(tty), "%s/tty", dir);
+	if (test_pty_open(&p, tty) < 0)
+		return 0;
+	struct pty_reader r = {.fd = p.slave, .want_lines = frames};
+	struct rt_thread_conf rc;
+	struct rt_thread rt;
+	rt_thread_conf_init(&rc, "pty-reader");
+	if (rt_thread_start(&rt, &rc, pty_reader_main, &r) < 0) {
+		test_pty_close(&p);
+		test_rmtree(dir);
+		return 0;
+	}
+	char *buf = malloc(1 << 20);
+	size_t fill = 0;
+	int64_t t0 = test_now_ms();
+	for (unsigned long i = 0; buf && i < frames; i++) {
+		fill += gen(buf + fill, i);
+		if (fill > (1 << 20) - 128) {
+			if (test_pty_write_all(&p, buf, fill) < 0)
+				break;
+			fill = 0;
+		}
+	}
+	if (buf && fill)
+		test_pty_write_all(&p, buf, fill);
+	free(buf);
+	rt_thread_join(&rt);
+	test_pty_close(&p);
+	test_rmtree(dir);
+	if (r.lines != frames || r.t_end_ms <= t0) {
+		fprintf(stderr, "bench_can_path: pty reader counted %lu of %lu lines\n", r.lines, frames);
+		return 0;
+	}
+	return (double)frames / ((double)(r.t_end_ms - t0) / 1000.0);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long frames = 2000000;
@@ -216,21 +291,40 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct run_result mx, ps, ph, pp;
+	double pty_lps = pty_raw_lines_per_s(frames);
+	printf("limit   pty raw: %lu lines read and counted at %.0f lines/s\n", frames, pty_lps);
+	fflush(stdout);
 	run(getenv("BENCH_MAX_WAIT") ? getenv("BENCH_MAX_WAIT") : "sleep", frames, 0, &mx);
 	run("sleep", (unsigned long)(4500 * paced_s), 4500, &ps);
 	run("hybrid", (unsigned long)(4500 * paced_s), 4500, &ph);
 	run("spin", (unsigned long)(4500 * paced_s), 4500, &pp);
+
+	struct rt_hist *h = malloc(sizeof(*h));
+	struct rt_hist_summary fx = {0};
+	if (h) {
+		rt_hist_init(h);
+		if (limits_pingpong(LIMITS_PP_FUTEX, 20000, h) == 0)
+			rt_hist_summarize(h, &fx);
+		free(h);
+	}
+	printf("limit   futex ping-pong one-way: p50 %llu p99 %llu max %llu ns\n", (unsigned long long)fx.p50,
+	       (unsigned long long)fx.p99, (unsigned long long)fx.max);
+	double max_vs_pty = pty_lps > 0 ? mx.frames_per_s / pty_lps : 0;
+	double p50_vs_futex = fx.p50 ? (double)ps.logged_p50 / (double)fx.p50 : 0;
+	printf("ratios  max rate / pty raw = %.3f; sleep rx->logged p50 = %.2f futex wake-ups\n", max_vs_pty, p50_vs_futex);
 
 	struct utsname u;
 	uname(&u);
 	printf("SUMMARY max_fps=%.0f max_loss=%ld paced_fps=4500 sleep_logged_p99_ns=%llu sleep_logged_max_ns=%llu "
 	       "hybrid_logged_p99_ns=%llu spin_logged_p99_ns=%llu sleep_file_max_ns=%llu paced_cpu_pct=%.2f "
 	       "hybrid_cpu_pct=%.2f spin_cpu_pct=%.1f peak_rss_kib=%ld "
-	       "spin_vs_sleep_p99=%.2f ok=%d machine=%s kernel=%s build=%s\n",
+	       "spin_vs_sleep_p99=%.2f pty_raw_lps=%.0f max_vs_pty=%.3f futex_oneway_p50_ns=%llu "
+	       "sleep_logged_p50_ns=%llu sleep_logged_p50_vs_futex=%.2f ok=%d machine=%s kernel=%s build=%s\n",
 	       mx.frames_per_s, (long)mx.sent - (long)mx.rows_csv, ps.logged_p99, ps.logged_max, ph.logged_p99,
 	       pp.logged_p99, ps.file_max, ps.cpu_pct, ph.cpu_pct, pp.cpu_pct,
 	       ps.rss_kb > mx.rss_kb ? ps.rss_kb : mx.rss_kb,
-	       ps.logged_p99 ? (double)pp.logged_p99 / (double)ps.logged_p99 : 0, mx.ok && ps.ok && ph.ok && pp.ok, u.machine,
+	       ps.logged_p99 ? (double)pp.logged_p99 / (double)ps.logged_p99 : 0, pty_lps, max_vs_pty,
+	       (unsigned long long)fx.p50, ps.logged_p50, p50_vs_futex, mx.ok && ps.ok && ph.ok && pp.ok && pty_lps > 0, u.machine,
 	       u.release, __DATE__);
-	return mx.ok && ps.ok && ph.ok && pp.ok ? 0 : 1;
+	return mx.ok && ps.ok && ph.ok && pp.ok && pty_lps > 0 ? 0 : 1;
 }

@@ -8,11 +8,17 @@
  *          1024 and go back through a second wfcq (no malloc per message, and the same bound as the others);
  *   mutex  a bounded array under one mutex with not-empty / not-full condition variables (the consumer sleeps).
  * Two measurements per queue:
- *   throughput  --count messages (default 10 M) as fast as possible, 5 runs, min / median / max messages per second
- *               from the start signal to the last message received;
+ *   throughput  --count messages (default 1 M) as fast as possible, messages per second from the start signal to
+ *               the last message received.  --rounds rounds (default 15), each running the ceiling, ring, wfcq and mutex
+ *               once, in forward order in even rounds and reverse order in odd ones (A B C C B A ...), so a slow
+ *               phase of the shared machine hits every queue alike; a ratio is computed per round and the
+ *               SUMMARY gives its median and its spread over the rounds (interquartile range / median);
  *   latency     paced: the producer stamps rt_mono_ns() into a record, sends it, then waits 5 us before the next,
  *               so the queue is normally empty and the number is the hand-off time (including a wake-up for the
  *               mutex queue), not queueing delay; the consumer records now - stamp in an rt_hist.
+ * In the same run, the limits the figures are bounded by (bench_limits.h): the streaming ceiling (a slot-flag queue
+ * with no shared index: each record costs only its cache line's trips between the CPUs), a cache line's one-way trip between the two CPUs (the
+ * floor of a spinning hand-off) and a futex ping-pong's one-way wake-up (the floor of a sleeping one).
  * Every run checks that the consumer saw every sequence number once and in order; any error fails the benchmark.
  * The last line is `SUMMARY key=value ...`.
  */
@@ -34,9 +40,11 @@
 #include "rt/thread.h"
 #include "rt/wait.h"
 
+#include "perf/bench_limits.h"
+
 #define REC_SIZE 64
 #define BOUND 1024
-#define RUNS 5
+#define MAX_ROUNDS 64
 #define PACE_NS 5000
 
 struct rec {
@@ -304,26 +312,61 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Median, quartiles, min and max of n values (n <= MAX_ROUNDS); v is left untouched. */
+struct spread {
+	double med, q1, q3, min, max;
+};
+
+static struct spread spread_of(const double *v, int n)
+{
+	double s[MAX_ROUNDS];
+	memcpy(s, v, (size_t)n * sizeof(*v));
+	qsort(s, (size_t)n, sizeof(s[0]), cmp_double);
+	struct spread r = {n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[(n - 1) / 4], s[3 * (n - 1) / 4], s[0],
+			   s[n - 1]};
+	return r;
+}
+
+/* How far a ratio moves between rounds: the interquartile range relative to the median, in %.  A few rounds hit by
+ * another process's burst move min and max but not the quartiles. */
+static double spread_pct(struct spread s)
+{
+	return s.med > 0 ? 100.0 * (s.q3 - s.q1) / s.med : 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_ring [--count N] [--paced N] [--short] [--fifo PRIO]\n"
-			"  --count N  messages per throughput run (default 10000000; 5 runs per queue)\n"
-			"  --paced N  messages in the paced latency run (default 200000, one every 5 us)\n"
-			"  --short    quick tier: --count 1000000 --paced 20000\n"
-			"  --fifo P   run both threads SCHED_FIFO priority P and mlockall (needs privilege; on a machine\n"
-			"             with only two CPUs this stalls everything else while it runs)\n");
+	fprintf(stderr, "usage: bench_ring [--count N] [--rounds R] [--paced N] [--short] [--fifo PRIO]\n"
+			"  --count N   messages per throughput run (default 1000000)\n"
+			"  --rounds R  interleaved rounds of ceiling/ring/wfcq/mutex (default 15, at most %d)\n"
+			"  --paced N   messages in each paced latency run (default 100000, one every 5 us)\n"
+			"  --short     quick tier: --count 500000 --rounds 7 --paced 20000\n"
+			"  --fifo P    run both threads SCHED_FIFO priority P and mlockall (needs privilege; on a machine\n"
+			"              with only two CPUs this stalls everything else while it runs)\n",
+		MAX_ROUNDS);
+}
+
+static void print_lat(const char *name, const struct rt_hist_summary *l)
+{
+	printf("latency %-11s min %6" PRIu64 "  mean %8.0f  p50 %6" PRIu64 "  p90 %6" PRIu64 "  p99 %7" PRIu64
+	       "  p99.9 %7" PRIu64 "  max %8" PRIu64 "  overflow %" PRIu64 "\n",
+	       name, l->min, l->mean, l->p50, l->p90, l->p99, l->p999, l->max, l->overflow);
 }
 
 int main(int argc, char **argv)
 {
-	uint64_t count = 10000000, paced = 200000;
+	uint64_t count = 1000000, paced = 100000;
+	int rounds = 15;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
 			count = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--paced") == 0 && i + 1 < argc)
 			paced = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+			rounds = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--short") == 0) {
-			count = 1000000;
+			count = 500000;
+			rounds = 7;
 			paced = 20000;
 		} else if (strcmp(argv[i], "--fifo") == 0 && i + 1 < argc) {
 			bench_prio = atoi(argv[++i]);
@@ -336,45 +379,84 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (bench_prio)
-		rt_mlockall();
-	if (count == 0 || paced == 0) {
+	if (count == 0 || paced == 0 || rounds < 1 || rounds > MAX_ROUNDS) {
 		usage();
 		return 2;
 	}
+	if (bench_prio)
+		rt_mlockall();
 
-	double med[K_COUNT];
-	struct rt_hist_summary lat[K_COUNT];
-	printf("bench_ring: %" PRIu64 " x %d-byte messages, bound %d, producer CPU 0, consumer CPU 1, %d runs, %s\n",
-	       count, REC_SIZE, BOUND, RUNS, bench_prio ? "SCHED_FIFO" : "SCHED_OTHER");
-	for (int k = 0; k < K_COUNT; k++) {
-		double mps[RUNS];
-		for (int r = 0; r < RUNS; r++) {
-			mps[r] = run_one((enum kind)k, count, false, NULL);
-			if (mps[r] < 0)
+	/* Per round: messages per second of the streaming ceiling and of each queue, and the ratios of that round. */
+	double ceil_[MAX_ROUNDS], mps[K_COUNT][MAX_ROUNDS], vs_mutex[MAX_ROUNDS], vs_wfcq[MAX_ROUNDS], vs_ceil[MAX_ROUNDS];
+	printf("bench_ring: %" PRIu64 " x %d-byte messages, bound %d, producer CPU 0, consumer CPU 1, %d interleaved "
+	       "rounds, %s\n",
+	       count, REC_SIZE, BOUND, rounds, bench_prio ? "SCHED_FIFO" : "SCHED_OTHER");
+	for (int r = 0; r < rounds; r++) {
+		ceil_[r] = limits_stream_mps(count);
+		if (ceil_[r] < 0)
+			return 1;
+		for (int j = 0; j < K_COUNT; j++) {
+			int k = r % 2 ? K_COUNT - 1 - j : j; /* A B C, then C B A: no queue always runs first */
+			mps[k][r] = run_one((enum kind)k, count, false, NULL);
+			if (mps[k][r] < 0)
 				return 1;
 		}
-		qsort(mps, RUNS, sizeof(mps[0]), cmp_double);
-		med[k] = mps[RUNS / 2];
-		printf("throughput %-5s  min %7.2f  median %7.2f  max %7.2f  M msg/s\n", kind_names[k], mps[0] / 1e6,
-		       med[k] / 1e6, mps[RUNS - 1] / 1e6);
+		vs_mutex[r] = mps[K_RING][r] / mps[K_MUTEX][r];
+		vs_wfcq[r] = mps[K_RING][r] / mps[K_WFCQ][r];
+		vs_ceil[r] = mps[K_RING][r] / ceil_[r];
+		printf("round %2d  ceil %7.2f  ring %7.2f  wfcq %6.2f  mutex %6.2f M msg/s   ring/mutex %5.2f  "
+		       "ring/wfcq %5.2f  ring/ceil %.3f\n",
+		       r + 1, ceil_[r] / 1e6, mps[K_RING][r] / 1e6, mps[K_WFCQ][r] / 1e6, mps[K_MUTEX][r] / 1e6, vs_mutex[r],
+		       vs_wfcq[r], vs_ceil[r]);
+		fflush(stdout);
 	}
+	struct spread cp = spread_of(ceil_, rounds), med[K_COUNT];
+	for (int k = 0; k < K_COUNT; k++) {
+		med[k] = spread_of(mps[k], rounds);
+		printf("throughput %-5s  min %7.2f  median %7.2f  max %7.2f  M msg/s\n", kind_names[k], med[k].min / 1e6,
+		       med[k].med / 1e6, med[k].max / 1e6);
+	}
+	printf("throughput ceil   min %7.2f  median %7.2f  max %7.2f  M msg/s (ceiling: slot-flag queue, no index)\n",
+	       cp.min / 1e6, cp.med / 1e6, cp.max / 1e6);
+	struct spread rm = spread_of(vs_mutex, rounds), rw = spread_of(vs_wfcq, rounds), rc = spread_of(vs_ceil, rounds);
+	printf("ratio ring/mutex  median %6.3f  quartiles %6.3f..%6.3f (spread %3.0f%%)  min..max %6.3f..%6.3f\n", rm.med,
+	       rm.q1, rm.q3, spread_pct(rm), rm.min, rm.max);
+	printf("ratio ring/wfcq   median %6.3f  quartiles %6.3f..%6.3f (spread %3.0f%%)  min..max %6.3f..%6.3f\n", rw.med,
+	       rw.q1, rw.q3, spread_pct(rw), rw.min, rw.max);
+	/* The best run of each is the least disturbed one: on a machine with intermittent load its ratio moves less
+	 * than the per-round median, on a quiet machine the two agree. */
+	printf("ratio of best runs: ring/mutex %.3f  ring/wfcq %.3f  ring/ceil %.3f\n", med[K_RING].max / med[K_MUTEX].max,
+	       med[K_RING].max / med[K_WFCQ].max, med[K_RING].max / cp.max);
+	printf("ratio ring/ceil   median %6.3f  quartiles %6.3f..%6.3f (spread %3.0f%%)  min..max %6.3f..%6.3f\n", rc.med,
+	       rc.q1, rc.q3, spread_pct(rc), rc.min, rc.max);
+
+	struct rt_hist_summary lat[K_COUNT], line, futex;
 	printf("latency (paced, one message every %d ns, %" PRIu64 " messages; ns from stamp to receipt)\n", PACE_NS,
 	       paced);
+	struct rt_hist *h = malloc(sizeof(*h));
+	if (!h)
+		return 1;
 	for (int k = 0; k < K_COUNT; k++) {
-		struct rt_hist *h = malloc(sizeof(*h));
-		if (!h)
-			return 1;
 		rt_hist_init(h);
 		if (run_one((enum kind)k, paced, true, h) < 0)
 			return 1;
 		rt_hist_summarize(h, &lat[k]);
-		free(h);
-		printf("latency %-5s  min %6" PRIu64 "  mean %8.0f  p50 %6" PRIu64 "  p90 %6" PRIu64 "  p99 %7" PRIu64
-		       "  p99.9 %7" PRIu64 "  max %8" PRIu64 "  overflow %" PRIu64 "\n",
-		       kind_names[k], lat[k].min, lat[k].mean, lat[k].p50, lat[k].p90, lat[k].p99, lat[k].p999,
-		       lat[k].max, lat[k].overflow);
+		print_lat(kind_names[k], &lat[k]);
 	}
+	rt_hist_init(h);
+	if (limits_pingpong(LIMITS_PP_SPIN, paced, h) < 0)
+		return 1;
+	rt_hist_summarize(h, &line);
+	print_lat("line 1-way", &line);
+	rt_hist_init(h);
+	if (limits_pingpong(LIMITS_PP_FUTEX, paced / 5 + 1, h) < 0)
+		return 1;
+	rt_hist_summarize(h, &futex);
+	print_lat("futex 1-way", &futex);
+	free(h);
+	printf("floors: ring p50 = %.1f x a cache line's one-way trip; mutex p50 = %.2f x a futex wake-up\n",
+	       line.p50 ? (double)lat[K_RING].p50 / (double)line.p50 : 0,
+	       futex.p50 ? (double)lat[K_MUTEX].p50 / (double)futex.p50 : 0);
 
 	if (bench_prio == 0)
 		printf("scheduling: SCHED_OTHER (shared CPUs: latency tails include preemption by other processes)\n");
@@ -391,11 +473,17 @@ int main(int argc, char **argv)
 		 "noopt",
 #endif
 		 V2X_TRACE ? "-trace" : "");
-	printf("SUMMARY ring_mps=%.2fM wfcq_mps=%.2fM mutex_mps=%.2fM ring_vs_mutex=%.2f ring_vs_wfcq=%.2f "
-	       "ring_p50_ns=%" PRIu64 " ring_p99_ns=%" PRIu64 " wfcq_p99_ns=%" PRIu64 " mutex_p99_ns=%" PRIu64
-	       " machine=%s kernel=%s build=%s\n",
-	       med[K_RING] / 1e6, med[K_WFCQ] / 1e6, med[K_MUTEX] / 1e6, med[K_RING] / med[K_MUTEX],
-	       med[K_RING] / med[K_WFCQ], lat[K_RING].p50, lat[K_RING].p99, lat[K_WFCQ].p99, lat[K_MUTEX].p99, u.machine,
-	       u.release, build);
+	printf("SUMMARY ring_mps=%.2fM wfcq_mps=%.2fM mutex_mps=%.2fM ceil_mps=%.2fM ring_vs_mutex=%.2f "
+	       "ring_vs_mutex_spread_pct=%.0f ring_vs_wfcq=%.2f ring_vs_wfcq_spread_pct=%.0f ring_vs_ceil=%.3f "
+	       "ring_vs_ceil_spread_pct=%.0f ring_p50_ns=%" PRIu64 " ring_p99_ns=%" PRIu64 " line_oneway_p50_ns=%" PRIu64
+	       " ring_p50_vs_line=%.1f wfcq_p99_ns=%" PRIu64 " mutex_p50_ns=%" PRIu64 " mutex_p99_ns=%" PRIu64
+	       " futex_oneway_p50_ns=%" PRIu64 " mutex_p50_vs_futex=%.2f best_ring_vs_mutex=%.2f best_ring_vs_wfcq=%.2f"
+	       " best_ring_vs_ceil=%.3f rounds=%d machine=%s kernel=%s build=%s\n",
+	       med[K_RING].med / 1e6, med[K_WFCQ].med / 1e6, med[K_MUTEX].med / 1e6, cp.med / 1e6, rm.med,
+	       spread_pct(rm), rw.med, spread_pct(rw), rc.med, spread_pct(rc), lat[K_RING].p50, lat[K_RING].p99,
+	       line.p50, line.p50 ? (double)lat[K_RING].p50 / (double)line.p50 : 0, lat[K_WFCQ].p99, lat[K_MUTEX].p50,
+	       lat[K_MUTEX].p99, futex.p50, futex.p50 ? (double)lat[K_MUTEX].p50 / (double)futex.p50 : 0,
+	       med[K_RING].max / med[K_MUTEX].max, med[K_RING].max / med[K_WFCQ].max, med[K_RING].max / cp.max, rounds,
+	       u.machine, u.release, build);
 	return 0;
 }
