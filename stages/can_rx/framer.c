@@ -280,25 +280,6 @@ static int framer__frame_like(const uint8_t *s, size_t n)
 	return n >= 2 && s[0] >= 2 && s[1] >= V2X_T_FIRST && s[1] <= V2X_T_LAST;
 }
 
-/* Emit the events of one complete text line; junk before a recovered NMEA sentence is its own reject first.  Returns
- * whether the line was understood. */
-static int framer__one_line(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
-{
-	struct rx_event ev;
-
-	if (n && s[n - 1] == '\r')
-		n--;
-	if (n == 0)
-		return 0;
-	framer_parse_line(f, (const char *)s, n, &ev);
-	if (ev.junk_len) {
-		framer__emit_reject(RX_REJ_NMEA_JUNK, s, ev.junk_len, emit, ctx);
-		ev.junk_len = 0;
-	}
-	emit(ctx, &ev);
-	return ev.kind != RX_EV_REJECT;
-}
-
 /* The reason a lost byte range s[0..n) is rejected for: its first segment judged as a v2 frame when it looks like
  * one, else as text. */
 static enum rx_reject framer__lost_reason(const uint8_t *s, size_t n)
@@ -331,45 +312,35 @@ static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit
 
 	while (i < n) {
 		const uint8_t *nl = memchr(s + i, '\n', n - i);
-		size_t e = nl ? (size_t)(nl - s) : n, next = nl ? e + 1 : n, pn = e - i;
-		if (pn && s[e - 1] == '\r')
-			pn--;
-		if (pn == 0) { /* an empty line: inside a lost range it is part of it */
-			if (lost)
-				lost_end = next;
+		size_t e = nl ? (size_t)(nl - s) : n, next = nl ? e + 1 : n;
+		if (e - i == 0 || (e - i == 1 && s[i] == '\r')) { /* an empty line: nothing, or part of a lost range */
 			i = next;
 			continue;
 		}
-		framer_parse_line(f, (const char *)s + i, pn, &ev);
+		framer_parse_line(f, (const char *)s + i, e - i, &ev);
 		if (ev.kind == RX_EV_REJECT || ev.junk_len) {
 			if (!lost) {
 				lost = 1;
 				lost_at = i;
-				why = framer__frame_like(s + i, pn) ? framer__lost_reason(s + i, n - i)
-								     : ev.kind == RX_EV_REJECT ? ev.reason : RX_REJ_NMEA_JUNK;
+				why = !f->fixed && framer__frame_like(s + i, e - i) ? framer__lost_reason(s + i, n - i)
+				    : ev.kind == RX_EV_REJECT	  ? ev.reason
+								  : RX_REJ_NMEA_JUNK;
 			}
-			lost_end = ev.kind == RX_EV_REJECT ? next : i + ev.junk_len;
+			lost_end = ev.kind == RX_EV_REJECT ? i + ev.len : i + ev.junk_len;
 		}
 		if (ev.kind != RX_EV_REJECT) {
 			if (lost) {
-				size_t ln = lost_end - lost_at;
-				while (ln && (s[lost_at + ln - 1] == '\n' || s[lost_at + ln - 1] == '\r'))
-					ln--;
-				framer__emit_reject(why, s + lost_at, ln, emit, ctx);
+				framer__emit_reject(why, s + lost_at, lost_end - lost_at, emit, ctx);
 				lost = 0;
 			}
 			ev.junk_len = 0;
-			f->mode = FRAMER_TEXT;
+			f->mode = f->fixed ? f->mode : FRAMER_TEXT;
 			emit(ctx, &ev);
 		}
 		i = next;
 	}
-	if (lost) {
-		size_t ln = lost_end - lost_at;
-		while (ln && (s[lost_at + ln - 1] == '\n' || s[lost_at + ln - 1] == '\r'))
-			ln--;
-		framer__emit_reject(why, s + lost_at, ln, emit, ctx);
-	}
+	if (lost)
+		framer__emit_reject(why, s + lost_at, lost_end - lost_at, emit, ctx);
 }
 
 /* Auto mode: the earliest start in buf -- 0, or just after a 0x00 or LF byte -- from which the rest of buf is a
@@ -583,8 +554,7 @@ static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_e
 			return;
 		}
 		if (*d == '\n' && f->len == 0 && !f->dead && !framer__frame_like(p, (size_t)(d - p))) {
-			if (framer__one_line(f, p, (size_t)(d - p), emit, ctx)) /* whole line in this chunk: no copy */
-				f->mode = FRAMER_TEXT;
+			framer__pieces(f, p, (size_t)(d - p), emit, ctx); /* whole line in this chunk: no copy */
 		} else {
 			framer__auto_append(f, p, (size_t)(d - p), emit, ctx);
 			if (*d == '\n')
@@ -630,7 +600,7 @@ static void framer__fixed_feed(struct framer *f, const uint8_t *p, size_t n, rx_
 			return;
 		}
 		if (!v2 && f->len == 0 && !f->dead) {
-			framer__one_line(f, p, (size_t)(d - p), emit, ctx); /* whole line in this chunk: no copy */
+			framer__pieces(f, p, (size_t)(d - p), emit, ctx); /* whole line in this chunk: no copy */
 		} else {
 			framer__fixed_append(f, p, (size_t)(d - p), emit, ctx);
 			if (!f->dead && f->len) {
@@ -638,7 +608,7 @@ static void framer__fixed_feed(struct framer *f, const uint8_t *p, size_t n, rx_
 					framer_parse_v2(f, f->buf, f->len, &frame, &ev);
 					emit(ctx, &ev);
 				} else {
-					framer__one_line(f, f->buf, f->len, emit, ctx);
+					framer__pieces(f, f->buf, f->len, emit, ctx);
 				}
 			}
 			framer__reset_unit(f);
@@ -667,7 +637,7 @@ void framer_finish(struct framer *f, rx_emit_fn emit, void *ctx)
 				framer_parse_v2(f, f->buf, f->len, &frame, &ev);
 				emit(ctx, &ev);
 			} else {
-				framer__one_line(f, f->buf, f->len, emit, ctx);
+				framer__pieces(f, f->buf, f->len, emit, ctx);
 			}
 		}
 		framer__reset_unit(f);
