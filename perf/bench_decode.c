@@ -104,8 +104,8 @@ int main(int argc, char **argv)
 	struct ring rx_ring;
 	struct rt_waiter w;
 	struct rt_stop stop;
-	struct can_rx *rx = calloc(1, sizeof(*rx));
-	struct decode_stage *ds = calloc(1, sizeof(*ds));
+	struct can_rx *rx = test_zalloc_aligned(sizeof(*rx));
+	struct decode_stage *ds = test_zalloc_aligned(sizeof(*ds));
 	struct can_rx_conf conf;
 	struct rt_thread t_rx, t_dec;
 	struct rt_thread_conf tc;
@@ -116,7 +116,10 @@ int main(int argc, char **argv)
 	ring_init(&rx_ring, "rx", sizeof(struct rx_record), 65536, &w);
 	can_rx_conf_init(&conf, link);
 	test_pty_open(&p, link);
-	can_rx_init(rx, &conf, &rx_ring, &stop);
+	struct rt_waiter rx_waiter;
+	struct ring *outs[1] = {&rx_ring};
+	rt_waiter_init(&rx_waiter, RT_WAIT_EVENTFD, 0);
+	can_rx_init(rx, &conf, outs, 1, &rx_waiter, &stop);
 	decode_stage_init(ds, dec, &rx_ring, &w, NULL);
 	rt_thread_conf_init(&tc, "b-decode");
 	rt_thread_start(&t_dec, &tc, decode_stage_thread, ds);
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
 	test_pty_close(&p);
 	decode_stage_fini(ds);
 	can_rx_fini(rx);
+	rt_waiter_fini(&rx_waiter);
 	ring_fini(&rx_ring);
 	test_rmtree(dir);
 

@@ -19,7 +19,8 @@ struct pipeline__stage {
 	const struct rt_stage_desc *desc;
 	void *obj;
 	void *conf;
-	struct rt_sched_conf sched;
+	struct rt_sched_conf *sched; /* in conf, or own_sched */
+	struct rt_sched_conf own_sched;
 	struct rt_stage_env env;
 	struct rt_waiter *waiter;  /* aligned allocation */
 	struct rt_thread thread;
@@ -73,7 +74,7 @@ int rt_pipeline_find(const struct rt_pipeline *p, const char *name)
 	return -1;
 }
 
-int rt_pipeline_create(struct rt_pipeline **out, const struct rt_stage_desc *stages, size_t n_stages,
+int rt_pipeline_create(struct rt_pipeline **out, const struct rt_stage_desc *const *stages, size_t n_stages,
 		       const struct rt_ring_desc *rings, size_t n_rings)
 {
 	struct rt_pipeline *p;
@@ -92,24 +93,30 @@ int rt_pipeline_create(struct rt_pipeline **out, const struct rt_stage_desc *sta
 	rt_pipeline_conf_init(&p->conf);
 	for (size_t i = 0; i < n_stages; i++) {
 		struct pipeline__stage *s = &p->stages[i];
-		s->desc = &stages[i];
-		if (!stages[i].name || !stages[i].thread || rt_pipeline_find(p, stages[i].name) != (int)i)
+		const struct rt_stage_desc *d = stages[i];
+		s->desc = d;
+		if (!d->name || !d->thread || rt_pipeline_find(p, d->name) != (int)i)
 			goto fail; /* unnamed, no body, or a duplicate name */
-		s->obj = pipeline__zalloc(stages[i].size);
+		s->obj = pipeline__zalloc(d->size);
 		if (!s->obj)
 			goto nomem;
-		if (stages[i].conf_size) {
-			s->conf = pipeline__zalloc(stages[i].conf_size);
+		rt_sched_conf_init(&s->own_sched, SCHED_OTHER, 50);
+		s->sched = &s->own_sched;
+		if (d->config) {
+			if (d->sched_offset + sizeof(struct rt_sched_conf) > d->config->conf_size)
+				goto fail;
+			s->conf = pipeline__zalloc(d->config->conf_size);
 			if (!s->conf)
 				goto nomem;
-			if (stages[i].conf_defaults)
-				stages[i].conf_defaults(s->conf);
+			if (d->config->defaults)
+				d->config->defaults(s->conf);
+			s->sched = (struct rt_sched_conf *)(void *)((char *)s->conf + d->sched_offset);
 		}
-		CPU_ZERO(&s->sched.cpus);
-		s->sched.policy = RT_SCHED_DEFAULT;
-		s->sched.priority = stages[i].default_priority > 0 ? stages[i].default_priority : 50;
-		snprintf(s->thread_name, sizeof(s->thread_name), "v2x-%s", stages[i].name);
-		s->env.name = stages[i].name;
+		snprintf(s->thread_name, sizeof(s->thread_name), "v2x-%s", d->name);
+		for (char *c = s->thread_name; *c; c++)
+			if (*c == '_')
+				*c = '-'; /* "v2x-can-rx": thread names in ps, top and traces keep the old spelling */
+		s->env.name = d->name;
 		s->env.conf = s->conf;
 		s->env.stop = &p->stop;
 		s->env.pipeline = p;
@@ -146,7 +153,20 @@ void *rt_pipeline_conf(struct rt_pipeline *p, int i)
 
 struct rt_sched_conf *rt_pipeline_sched(struct rt_pipeline *p, int i)
 {
-	return i >= 0 && (size_t)i < p->n_stages ? &p->stages[i].sched : NULL;
+	return i >= 0 && (size_t)i < p->n_stages ? p->stages[i].sched : NULL;
+}
+
+size_t rt_pipeline_config_binds(struct rt_pipeline *p, struct rt_config_bind *binds, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_stages && n < max; i++) {
+		if (!p->stages[i].desc->config)
+			continue;
+		binds[n].table = p->stages[i].desc->config;
+		binds[n].conf = p->stages[i].conf;
+		n++;
+	}
+	return n;
 }
 
 const struct rt_stage_desc *rt_pipeline_desc(const struct rt_pipeline *p, int i)
@@ -244,6 +264,7 @@ int rt_pipeline_init(struct rt_pipeline *p, const struct rt_pipeline_conf *conf,
 			return rc;
 		}
 		from->env.out[from->env.n_out++] = p->rings[r];
+		to->env.in_from[to->env.n_in] = d->from;
 		to->env.in[to->env.n_in++] = p->rings[r];
 	}
 	p->inited = true;
@@ -274,10 +295,12 @@ int rt_pipeline_start(struct rt_pipeline *p)
 		struct rt_thread_conf tc;
 
 		rt_thread_conf_init(&tc, s->thread_name);
-		tc.cpus = s->sched.cpus;
-		tc.policy = s->sched.policy == RT_SCHED_DEFAULT ? (p->conf.realtime ? SCHED_FIFO : SCHED_OTHER)
-								 : s->sched.policy;
-		tc.priority = tc.policy == SCHED_OTHER ? 0 : s->sched.priority;
+		rt_sched_conf_to_thread(s->sched, &tc);
+		tc.name = s->thread_name;
+		if (p->conf.realtime && tc.policy == SCHED_OTHER) {
+			tc.policy = SCHED_FIFO;
+			tc.priority = s->sched->priority;
+		}
 		rc = rt_thread_start(&s->thread, &tc, s->desc->thread, s->obj);
 		if (rc < 0) {
 			rt_err("%s: cannot start its thread: %s", s->desc->name, strerror(-rc));

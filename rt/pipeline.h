@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt/config.h"
 #include "rt/ring.h"
 #include "rt/shutdown.h"
 #include "rt/wait.h"
@@ -44,22 +45,13 @@
 
 struct rt_pipeline;
 struct rt_registry;
-struct rt_config_key;
-
-#define RT_SCHED_DEFAULT (-1)
-
-/* Where and how a stage's thread runs: the [<stage>] cpus / policy / priority keys. */
-struct rt_sched_conf {
-	cpu_set_t cpus; /* empty: not pinned (any online CPU) */
-	int policy;     /* SCHED_OTHER, SCHED_FIFO or SCHED_RR; RT_SCHED_DEFAULT: FIFO if the pipeline is real-time */
-	int priority;   /* 1..99 for FIFO/RR; ignored with SCHED_OTHER */
-};
 
 /* What a stage's init receives.  Pointers stay valid until rt_pipeline_destroy. */
 struct rt_stage_env {
 	const char *name;
 	void *conf;                    /* the stage's configuration struct (desc.conf_size bytes), or NULL */
 	struct ring *in[RT_PIPELINE_MAX_PORTS];  /* input rings, in the order of the program's ring list */
+	const char *in_from[RT_PIPELINE_MAX_PORTS]; /* the producer stage of each input */
 	size_t n_in;
 	struct ring *out[RT_PIPELINE_MAX_PORTS]; /* output rings, likewise */
 	size_t n_out;
@@ -71,18 +63,16 @@ struct rt_stage_env {
 };
 
 struct rt_stage_desc {
-	const char *name;              /* also its configuration section and its thread's name ("v2x-<name>") */
+	const char *name;              /* also its configuration section; its thread is "v2x-<name>" with '_' as '-' */
 	size_t size;                   /* bytes of the stage object (allocated by the pipeline, aligned, zeroed) */
 	bool polls;                    /* waits in poll() on descriptors of its own: an RT_WAIT_EVENTFD waiter */
 	int (*init)(void *self, const struct rt_stage_env *env);
 	void *(*thread)(void *self);
 	void (*fini)(void *self);
-	/* Configuration: the stage's struct, its defaults and its key table (rt/config.h); all optional. */
-	size_t conf_size;
-	void (*conf_defaults)(void *conf);
-	const struct rt_config_key *conf_keys;
-	size_t n_conf_keys;
-	int default_priority;          /* SCHED_FIFO priority when the program runs real-time (e.g. 80) */
+	/* Configuration (rt/config.h): the table (struct size, defaults, keys), or NULL; the stage's struct must hold a
+	 * struct rt_sched_conf at sched_offset (RT_CONFIG_SCHED_KEYS gives it its [stage] cpus/policy/priority keys). */
+	const struct rt_config_table *config;
+	size_t sched_offset;
 };
 
 struct rt_ring_desc {
@@ -96,25 +86,31 @@ struct rt_pipeline_conf {
 	enum rt_wait_mode wait_mode;   /* for stages that do not poll: sleep, hybrid or spin */
 	uint64_t spin_ns;              /* hybrid mode's spin */
 	uint64_t full_wait_ns;         /* handed to the stages (struct rt_stage_env) */
-	bool realtime;                 /* stages left at RT_SCHED_DEFAULT get SCHED_FIFO (else SCHED_OTHER) */
+	bool realtime;                 /* stages whose policy is `other` run SCHED_FIFO at their priority instead */
 };
 
 /* Fills conf with the defaults: 65536-record rings, sleeping consumers, 50 us spin, 2 s full wait, not real-time. */
 void rt_pipeline_conf_init(struct rt_pipeline_conf *conf);
 
 /*
- * Allocates a pipeline for stages[0..n_stages-1] (front to back) and rings[0..n_rings-1]: stage objects,
- * configuration structs (filled by each conf_defaults), scheduling defaults.  Rings and waiters are allocated by
+ * Allocates a pipeline for *stages[0..n_stages-1] (front to back) and rings[0..n_rings-1]: stage objects and
+ * configuration structs (filled with each table's defaults; rt_config_load fills them again through
+ * rt_pipeline_config_binds).  Rings and waiters are allocated by
  * rt_pipeline_init (their sizes are configuration).  The arrays must outlive the pipeline.  Returns 0, -EINVAL (an
  * unknown stage name in a ring, too many stages/rings/ports, a ring from a stage to itself) or -ENOMEM.
  */
-int rt_pipeline_create(struct rt_pipeline **out, const struct rt_stage_desc *stages, size_t n_stages,
+int rt_pipeline_create(struct rt_pipeline **out, const struct rt_stage_desc *const *stages, size_t n_stages,
 		       const struct rt_ring_desc *rings, size_t n_rings);
+
+/* Fills binds[0..] with every stage's configuration table and struct, for rt_config_load.  Returns how many (at
+ * most max). */
+size_t rt_pipeline_config_binds(struct rt_pipeline *p, struct rt_config_bind *binds, size_t max);
 
 /* The stage called name: its index, or -1. */
 int rt_pipeline_find(const struct rt_pipeline *p, const char *name);
 
-/* Stage i's object, configuration struct (NULL without one), scheduling, descriptor, and thread state. */
+/* Stage i's object, configuration struct (NULL without one), scheduling (in its configuration struct, else the
+ * pipeline's default), descriptor, and thread state. */
 void *rt_pipeline_stage(struct rt_pipeline *p, int i);
 void *rt_pipeline_conf(struct rt_pipeline *p, int i);
 struct rt_sched_conf *rt_pipeline_sched(struct rt_pipeline *p, int i);

@@ -24,6 +24,7 @@
 #include "stages/decode/decoder.h"
 #include "stages/log/fmt_double.h"
 #include "programs/v2xd/v2xd.h"
+#include "stages/decode/decode_stage.h"
 
 struct decode_cmd {
 	struct decoder *dec;
@@ -256,7 +257,7 @@ int decode_cmd_main(int argc, char **argv)
 		path = argv[optind];
 	memset(&dc, 0, sizeof(dc));
 	dc.out = stdout;
-	if (v2xd_load_decoder(dbc_path, &dc.dec) < 0)
+	if (decode_load_decoder(dbc_path, false, &dc.dec) < 0)
 		return 1; /* a DBC that cannot be used: like v2xd itself */
 	in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (!in) {

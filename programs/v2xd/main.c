@@ -1,260 +1,418 @@
 /*
- * main.c - v2xd, the vehicle daemon: `v2xd [options] --can-dev PATH` runs the CAN path (can_rx -> decode -> log)
- * until SIGINT/SIGTERM; `v2xd decode ...` decodes logs offline (decode_cmd.c).
+ * main.c - v2xd, the vehicle daemon: `v2xd [--config FILE] [options]` runs the vehicle pipeline (stages.c) until
+ * SIGINT/SIGTERM; `v2xd decode ...` decodes logs offline (decode_cmd.c).
  *
- * The main thread is the control thread: it loads the DBC, prepares every stage (all memory the stages touch is
- * allocated here, before they start), starts the stage threads, then waits on a signalfd and prints a status line
- * every --status seconds.  On a stop signal it stops the receiver first; each stage drains its input ring and
- * closes its output, so every accepted record reaches the files before the process exits 0.
+ * The main thread is the control thread (rt/control.h): it loads the configuration (rt/config.h: every stage's
+ * table plus the [pipeline] and [control] tables below), blocks the signals before any other thread exists,
+ * prepares the pipeline (every stage's init: all memory the stages touch is allocated here), starts the stage
+ * threads, then serves the control socket, the status line and the once-per-episode reports until a stop signal.
+ * On a stop it stops the pipeline front to back; each stage drains its inputs, so every accepted record reaches the
+ * files before the process exits 0.  Exit status: 0 after an orderly stop, 1 when the pipeline cannot start, 2 for a
+ * configuration error.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <urcu.h>
 
-#include "rt/clock.h"
-#include "rt/log.h"
-#include "rt/shutdown.h"
-#include "rt/thread.h"
+#include <cjson/cJSON.h>
+
 #include "programs/v2xd/v2xd.h"
+#include "rt/clock.h"
+#include "rt/config.h"
+#include "rt/control.h"
+#include "rt/log.h"
+#include "rt/pipeline.h"
+#include "rt/registry.h"
+#include "rt/thread.h"
+#include "stages/can_rx/can_rx.h"
+#include "stages/decode/decode_stage.h"
+#include "stages/log/log_stage.h"
+#include "vehicle/signals.h"
+#include "vehicle/vstate.h"
 
-static void usage(FILE *f)
+#define V2XD_MAX_BINDS (RT_PIPELINE_MAX_STAGES + 2)
+
+/* [pipeline] and [control]: the program's own configuration. */
+struct v2xd_conf {
+	size_t ring_records;
+	int wait_mode;
+	uint64_t spin_ns;
+	uint64_t full_wait_ns;
+	bool realtime;
+	bool mlock;
+	char socket[108];
+	unsigned socket_mode;
+	uint64_t status_ns;
+	int log_level;
+	cpu_set_t house_cpus;
+};
+
+static void v2xd_conf_defaults(void *conf)
 {
-	fprintf(f,
-		"usage: v2xd --can-dev PATH [options]      run the vehicle CAN path until SIGINT/SIGTERM\n"
-		"       v2xd decode [--dbc FILE] [--strict] [FILE|-]   decode logs to JSON lines (see v2xd decode --help)\n"
-		"\n"
-		"Input:\n"
-		"  --can-dev PATH       serial device of ESP32(1) (tty or pseudo-terminal); reopened every 500 ms while absent\n"
-		"  --baud N             115200 (default), 230400, 460800, 921600 or 2000000\n"
-		"  --framing MODE       auto (default: legacy text or v2 frames, detected), text, v2\n"
-		"  --dbc FILE           signal database (default: the built-in twizy.dbc)\n"
-		"Output (all files in --out):\n"
-		"  --out DIR            output directory (default: the working directory; created if missing)\n"
-		"  --flush-ms N         write buffered rows at least every N ms (default 100)\n"
-		"  --fsync-ms N         fsync files every N ms (default 1000)\n"
-		"  --rotate-mb N        roll can_data.csv, gps_data.csv and the candump log at N MiB (default 0: never)\n"
-		"  --rotate-hourly      roll them at every hour change\n"
-		"  --snapshot-s N       rewrite can_data_snapshot.csv and gps_data_snapshot.csv every N s (default 4)\n"
-		"  --snapshot-rows N    rows in a snapshot (default 1000)\n"
-		"  --merged-s N         one merged_can_data row every N s (default 1)\n"
-		"  --log-buffer-kb N    memory buffer per file (default 4096 for the CAN files, 512 others): rows\n"
-		"                       wait there while the disk is full; beyond it they are counted as lost\n"
-		"  --ifname NAME        interface name written in the candump log (default can0)\n"
-		"Real time:\n"
-		"  --rt                 SCHED_FIFO for the stage threads (falls back to SCHED_OTHER without privilege)\n"
-		"  --prio N             SCHED_FIFO priority of the receive stage (default 80; decode N-5, log N-10)\n"
-		"  --cpu-rx LIST        CPUs for can_rx (e.g. 1 or 2-3); likewise --cpu-decode, --cpu-log\n"
-		"  --cpu-house LIST     CPUs for the control, snapshot and library threads\n"
-		"  --mlock              lock all memory (mlockall)\n"
-		"  --wait MODE          how consumers wait: sleep (default: a futex wake-up per batch), hybrid (spin\n"
-		"                       --spin-us, then sleep) or spin (a CPU each; for isolated CPUs)\n"
-		"  --spin-us N          spin time before sleeping in hybrid mode (default 50)\n"
-		"  --ring N             ring capacity in records, a power of two (default 65536: 14 s at bus rate)\n"
-		"  --full-wait-ms N     how long a stage waits on a full ring before dropping (counted) (default 2000)\n"
-		"Control:\n"
-		"  --status-s N         status line on stderr every N s (default 10; 0 = never)\n"
-		"  --verbose, --quiet   more or less logging\n"
-		"  --help               this text\n");
+	struct v2xd_conf *c = conf;
+	struct rt_pipeline_conf pc;
+
+	memset(c, 0, sizeof(*c));
+	rt_pipeline_conf_init(&pc);
+	c->ring_records = pc.ring_records;
+	c->wait_mode = (int)pc.wait_mode;
+	c->spin_ns = pc.spin_ns;
+	c->full_wait_ns = pc.full_wait_ns;
+	c->socket_mode = 0660;
+	c->status_ns = 10 * RT_NS_PER_SEC;
+	c->log_level = RT_LOG_INFO;
+	CPU_ZERO(&c->house_cpus);
 }
 
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+static const struct rt_config_choice wait_names[] = {
+	{"sleep", RT_WAIT_SLEEP}, {"hybrid", RT_WAIT_HYBRID}, {"spin", RT_WAIT_SPIN}, {NULL, 0}};
+static const struct rt_config_choice level_names[] = {
+	{"error", RT_LOG_ERR}, {"warn", RT_LOG_WARN}, {"info", RT_LOG_INFO}, {"debug", RT_LOG_DEBUG}, {NULL, 0}};
+
+static const struct rt_config_key v2xd_keys[] = {
+	{.section = "pipeline", .key = "ring", .type = RT_CONFIG_UINT, RT_CONFIG_FIELD(struct v2xd_conf, ring_records),
+	 .umin = 64, .umax = 1u << 24, .flags = RT_CONFIG_POW2, .unit = "records", .opt = "ring",
+	 .help = "ring capacity, a power of two (65536: 14 s at bus rate)"},
+	{.section = "pipeline", .key = "wait", .type = RT_CONFIG_ENUM, RT_CONFIG_FIELD(struct v2xd_conf, wait_mode),
+	 .choices = wait_names, .opt = "wait",
+	 .help = "how ring consumers wait: sleep (futex), hybrid (spin, then sleep), spin (a CPU each)"},
+	{.section = "pipeline", .key = "spin_us", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct v2xd_conf, spin_ns),
+	 .unit = "us", .umin = 0, .umax = 1000000, .opt = "spin-us", .help = "spin time before sleeping (hybrid)"},
+	{.section = "pipeline", .key = "full_wait_ms", .type = RT_CONFIG_DURATION,
+	 RT_CONFIG_FIELD(struct v2xd_conf, full_wait_ns), .unit = "ms", .umin = 0, .umax = 60000, .opt = "full-wait-ms",
+	 .help = "how long a stage waits on a full ring before dropping (counted)"},
+	{.section = "pipeline", .key = "rt", .type = RT_CONFIG_BOOL, RT_CONFIG_FIELD(struct v2xd_conf, realtime),
+	 .opt = "rt", .help = "SCHED_FIFO at each stage's priority for stages whose policy is other"},
+	{.section = "pipeline", .key = "mlock", .type = RT_CONFIG_BOOL, RT_CONFIG_FIELD(struct v2xd_conf, mlock),
+	 .opt = "mlock", .help = "lock all memory (mlockall)"},
+	{.section = "control", .key = "socket", .type = RT_CONFIG_PATH, RT_CONFIG_FIELD(struct v2xd_conf, socket),
+	 .flags = RT_CONFIG_EMPTY_OK, .opt = "socket", .help = "control socket for v2xctl (empty: none)"},
+	{.section = "control", .key = "socket_mode", .type = RT_CONFIG_UINT, RT_CONFIG_FIELD(struct v2xd_conf, socket_mode),
+	 .umin = 0, .umax = 0777, .flags = RT_CONFIG_NO_OPTION, .help = "permission bits of the socket (decimal: 432 = 0660)"},
+	{.section = "control", .key = "status_s", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct v2xd_conf, status_ns),
+	 .unit = "s", .umin = 0, .umax = 86400, .opt = "status-s", .help = "status line on stderr this often (0: never)"},
+	{.section = "control", .key = "log_level", .type = RT_CONFIG_ENUM, RT_CONFIG_FIELD(struct v2xd_conf, log_level),
+	 .choices = level_names, .opt = "log-level", .help = "messages at this level and above"},
+	{.section = "control", .key = "cpus", .type = RT_CONFIG_CPUSET, RT_CONFIG_FIELD(struct v2xd_conf, house_cpus),
+	 .opt = "cpu-house", .help = "housekeeping CPUs: the control, snapshot and library threads"},
+};
+
+static const struct rt_config_table v2xd_table = {
+	.name = "v2xd",
+	.keys = v2xd_keys,
+	.n_keys = sizeof(v2xd_keys) / sizeof(v2xd_keys[0]),
+	.conf_size = sizeof(struct v2xd_conf),
+	.defaults = v2xd_conf_defaults,
+};
+
+static const struct rt_config_alias v2xd_aliases[] = {
+	{.opt = "verbose", .target = "log-level", .value = "debug", .help = "more logging"},
+	{.opt = "quiet", .target = "log-level", .value = "warn", .help = "warnings and errors only"},
+	{.opt = NULL},
+};
+
+static const char v2xd_usage[] =
+	"usage: v2xd --can-dev PATH [--config FILE] [options]   run the vehicle pipeline until SIGINT/SIGTERM\n"
+	"       v2xd decode [--dbc FILE] [--strict] [FILE|-]      decode logs to JSON lines (v2xd decode --help)\n"
+	"Every option is also a key of the configuration file (--config): [section] key = value; the command line\n"
+	"wins over the file.  --print-config prints the effective configuration.\n";
+
+/* Everything the control thread's callbacks need. */
+struct v2xd {
+	struct v2xd_conf conf;
+	struct rt_pipeline *pipe;
+	struct rt_registry reg;
+	struct rt_control ctl;
+	struct rt_config_bind binds[V2XD_MAX_BINDS];
+	size_t n_binds;
+	struct can_rx *rx;
+	struct decode_stage *dec;
+	struct log_stage *log;
+	int link_was_up;
+};
+
+/* ---- metrics and reports ---- */
+
+static int link_text(void *ctx, char *buf, size_t size)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || v > max || s[0] == '-')
-		return -EINVAL;
-	*out = v;
+	struct can_rx *rx = ctx;
+	const char *s = atomic_load(&rx->link_up) ? "up" : atomic_load(&rx->at_eof) ? "end of file" : "down";
+	return snprintf(buf, size, "%s", s);
+}
+
+static int disk_text(void *ctx, char *buf, size_t size)
+{
+	struct log_stage_status st;
+	log_stage_get_status(ctx, &st);
+	return snprintf(buf, size, "%s%s", st.disk_error ? "ERROR" : "ok", st.snapshot_error ? ", snapshots failing" : "");
+}
+
+static int64_t rows_lost(void *ctx)
+{
+	struct log_stage_status st;
+	log_stage_get_status(ctx, &st);
+	return (int64_t)st.rows_lost;
+}
+
+static int64_t rotate_errors(void *ctx)
+{
+	struct log_stage_status st;
+	log_stage_get_status(ctx, &st);
+	return (int64_t)st.rotate_errors;
+}
+
+static int register_metrics(struct v2xd *d)
+{
+	struct rt_registry *r = &d->reg;
+	int rc = 0;
+
+	rc |= rt_registry_add_text(r, "can_rx", "link", link_text, d->rx);
+	rc |= rt_registry_add_counters(r, "can_rx", NULL, &d->rx->ctr);
+	rc |= rt_registry_add_counter(r, "can_rx", "bytes", &d->rx->bytes);
+	rc |= rt_registry_add_counter(r, "can_rx", "opens", &d->rx->opens);
+	rc |= rt_registry_add_counter(r, "can_rx", "hangups", &d->rx->hangups);
+	rc |= rt_registry_add_counters(r, "decode", NULL, &d->dec->ctr);
+	rc |= rt_registry_add_hist(r, "decode", "rx_to_decoded", "ns", &d->dec->rx_to_decoded_ns);
+	rc |= rt_registry_add_counter(r, "decode", "published", &d->dec->pub.generation);
+	rc |= rt_registry_add_counters(r, "log", NULL, &d->log->ctr);
+	rc |= rt_registry_add_hist(r, "log", "rx_to_logged", "ns", &d->log->rx_to_logged_ns);
+	rc |= rt_registry_add_hist(r, "log", "rx_to_file", "ns", &d->log->rx_to_file_ns);
+	rc |= rt_registry_add_text(r, "log", "disk", disk_text, d->log);
+	rc |= rt_registry_add_gauge_int(r, "log", "rows_lost", "rows", rows_lost, d->log);
+	rc |= rt_registry_add_gauge_int(r, "log", "rotate_errors", "", rotate_errors, d->log);
+	rc |= rt_registry_add_counter(r, "log", "snapshots_written", &d->log->snaps.written);
+	rc |= rt_registry_add_counter(r, "log", "snapshots_skipped", &d->log->snaps.skipped);
+	rc |= rt_registry_add_counter(r, "log", "snapshot_errors", &d->log->snaps.errors);
+	rc |= rt_registry_add_counter(r, "log", "snapshot_handoff_waits", &d->log->snaps.handoff_waits);
+	rc |= rt_registry_add_counter(r, "log", "snapshot_handoff_max_ns", &d->log->snaps.handoff_max_ns);
+	for (size_t i = 0; i < rt_pipeline_ring_count(d->pipe); i++)
+		rc |= rt_registry_add_ring(r, "rings", NULL, rt_pipeline_ring(d->pipe, i));
+	return rc ? -EINVAL : 0;
+}
+
+/* Reports problems the real-time threads only counted: once per episode (a control timer, every second). */
+static void report_episodes(void *ctx, uint64_t now)
+{
+	struct v2xd *d = ctx;
+	int up = atomic_load(&d->rx->link_up);
+
+	(void)now;
+	if (up != d->link_was_up) {
+		int err = atomic_load(&d->rx->last_errno);
+		if (up)
+			rt_info("%s: open", d->rx->conf.dev_path);
+		else if (atomic_load(&d->rx->at_eof))
+			rt_info("%s: end of file: every line read", d->rx->conf.dev_path);
+		else if (d->link_was_up == 1 || d->link_was_up == -1)
+			rt_warn("%s: not available (%s); retrying every %llu ms", d->rx->conf.dev_path,
+				err ? strerror(err) : "closed by the other end",
+				(unsigned long long)(d->rx->conf.reopen_ns / RT_NS_PER_MS));
+		d->link_was_up = up;
+	}
+	log_stage_report(d->log);
+}
+
+/* The final lines: what came in, what was lost where, latency. */
+static void final_lines(struct v2xd *d)
+{
+	struct log_stage_status ls;
+	struct rt_hist_summary dh, lh, fh;
+
+	log_stage_get_status(d->log, &ls);
+	if (ls.close_errno)
+		rt_err("finishing the output files failed: %s (see the lines above)", strerror(ls.close_errno));
+	rt_info("final: %llu bytes, %llu records, rejected %llu, dropped %llu, disk %s, snapshots %llu written, %llu "
+		"skipped, %llu failed, rotations failed %llu, rows lost: can_data=%llu candump=%llu gps_data=%llu "
+		"merged=%llu",
+		(unsigned long long)rt_counter_get(&d->rx->bytes), (unsigned long long)rt_counter_get(&d->rx->ctr.in),
+		(unsigned long long)(rt_counters_dropped_total(&d->rx->ctr) -
+				     rt_counter_get(&d->rx->ctr.dropped[CAN_RX_DROP_RING_FULL])),
+		(unsigned long long)(rt_counter_get(&d->rx->ctr.dropped[CAN_RX_DROP_RING_FULL]) +
+				     rt_counter_get(&d->dec->ctr.dropped[DECODE_DROP_RING_FULL])),
+		ls.disk_error ? "ERROR" : "ok", (unsigned long long)ls.snapshots_written,
+		(unsigned long long)ls.snapshots_skipped, (unsigned long long)ls.snapshot_errors,
+		(unsigned long long)ls.rotate_errors, (unsigned long long)ls.rows_lost_can,
+		(unsigned long long)ls.rows_lost_candump, (unsigned long long)ls.rows_lost_gps,
+		(unsigned long long)ls.rows_lost_merged);
+	rt_hist_summarize(&d->dec->rx_to_decoded_ns, &dh);
+	rt_hist_summarize(&d->log->rx_to_logged_ns, &lh);
+	rt_hist_summarize(&d->log->rx_to_file_ns, &fh);
+	rt_info("latency ns: rx->decoded p50=%llu p99=%llu max=%llu; rx->logged n=%llu p50=%llu p99=%llu p99.9=%llu "
+		"max=%llu; rx->file p50=%llu p99=%llu max=%llu; snapshot hand-off max %llu ns, waits %llu",
+		(unsigned long long)dh.p50, (unsigned long long)dh.p99, (unsigned long long)dh.max,
+		(unsigned long long)lh.count, (unsigned long long)lh.p50, (unsigned long long)lh.p99,
+		(unsigned long long)lh.p999, (unsigned long long)lh.max, (unsigned long long)fh.p50,
+		(unsigned long long)fh.p99, (unsigned long long)fh.max,
+		(unsigned long long)rt_counter_get(&d->log->snaps.handoff_max_ns),
+		(unsigned long long)rt_counter_get(&d->log->snaps.handoff_waits));
+}
+
+/* ---- control commands ---- */
+
+/* `state`: the published vehicle state, every signal with its value, unit and age, and the GPS fix. */
+static int cmd_state(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
+{
+	struct v2xd *d = ctx;
+	int64_t now = rt_real_ns();
+	cJSON *sigs = cJSON_AddObjectToObject(result, "signals");
+
+	(void)args;
+	(void)err;
+	(void)errsz;
+	if (!sigs)
+		return -ENOMEM;
+	rcu_read_lock();
+	const struct vstate *s = rcu_pub_read(&d->dec->pub);
+	for (unsigned i = 0; i < SIG__COUNT; i++) {
+		if (!s->t_real_ns[i])
+			continue; /* never received a valid value */
+		cJSON *o = cJSON_AddObjectToObject(sigs, canon_sig_name((enum canon_sig)i));
+		if (!o)
+			break;
+		cJSON_AddNumberToObject(o, "value", s->value[i]);
+		cJSON_AddStringToObject(o, "unit", canon_sig_unit((enum canon_sig)i));
+		cJSON_AddNumberToObject(o, "age_s", (double)(now - s->t_real_ns[i]) / 1e9);
+	}
+	if (s->gps_real_ns) {
+		cJSON *g = cJSON_AddObjectToObject(result, "gps");
+		if (g) {
+			cJSON_AddBoolToObject(g, "valid", s->gps.valid);
+			cJSON_AddNumberToObject(g, "lat_deg", s->gps.lat_deg);
+			cJSON_AddNumberToObject(g, "lon_deg", s->gps.lon_deg);
+			cJSON_AddNumberToObject(g, "alt_m", s->gps.alt_m);
+			cJSON_AddNumberToObject(g, "speed_kmh", s->gps.speed_kmh);
+			cJSON_AddNumberToObject(g, "sats", s->gps.sats);
+			cJSON_AddNumberToObject(g, "age_s", (double)(now - s->gps_real_ns) / 1e9);
+		}
+	}
+	cJSON_AddNumberToObject(result, "last_seq", (double)s->last_seq);
+	cJSON_AddNumberToObject(result, "generation", (double)rcu_pub_generation(&d->dec->pub));
+	rcu_read_unlock();
 	return 0;
 }
 
-enum {
-	OPT_CAN_DEV = 256, OPT_BAUD, OPT_FRAMING, OPT_DBC, OPT_OUT, OPT_FLUSH_MS, OPT_FSYNC_MS, OPT_ROTATE_MB,
-	OPT_ROTATE_HOURLY, OPT_SNAPSHOT_S, OPT_SNAPSHOT_ROWS, OPT_MERGED_S, OPT_IFNAME, OPT_RT, OPT_PRIO, OPT_CPU_RX,
-	OPT_CPU_DECODE, OPT_CPU_LOG, OPT_CPU_HOUSE, OPT_MLOCK, OPT_WAIT, OPT_SPIN_US, OPT_RING, OPT_FULL_WAIT_MS, OPT_LOG_BUFFER_KB, OPT_STATUS_S,
-	OPT_VERBOSE, OPT_QUIET, OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-	{"can-dev", required_argument, NULL, OPT_CAN_DEV},
-	{"baud", required_argument, NULL, OPT_BAUD},
-	{"framing", required_argument, NULL, OPT_FRAMING},
-	{"dbc", required_argument, NULL, OPT_DBC},
-	{"out", required_argument, NULL, OPT_OUT},
-	{"flush-ms", required_argument, NULL, OPT_FLUSH_MS},
-	{"fsync-ms", required_argument, NULL, OPT_FSYNC_MS},
-	{"rotate-mb", required_argument, NULL, OPT_ROTATE_MB},
-	{"rotate-hourly", no_argument, NULL, OPT_ROTATE_HOURLY},
-	{"snapshot-s", required_argument, NULL, OPT_SNAPSHOT_S},
-	{"snapshot-rows", required_argument, NULL, OPT_SNAPSHOT_ROWS},
-	{"merged-s", required_argument, NULL, OPT_MERGED_S},
-	{"ifname", required_argument, NULL, OPT_IFNAME},
-	{"rt", no_argument, NULL, OPT_RT},
-	{"prio", required_argument, NULL, OPT_PRIO},
-	{"cpu-rx", required_argument, NULL, OPT_CPU_RX},
-	{"cpu-decode", required_argument, NULL, OPT_CPU_DECODE},
-	{"cpu-log", required_argument, NULL, OPT_CPU_LOG},
-	{"cpu-house", required_argument, NULL, OPT_CPU_HOUSE},
-	{"mlock", no_argument, NULL, OPT_MLOCK},
-	{"wait", required_argument, NULL, OPT_WAIT},
-	{"spin-us", required_argument, NULL, OPT_SPIN_US},
-	{"ring", required_argument, NULL, OPT_RING},
-	{"full-wait-ms", required_argument, NULL, OPT_FULL_WAIT_MS},
-	{"log-buffer-kb", required_argument, NULL, OPT_LOG_BUFFER_KB},
-	{"status-s", required_argument, NULL, OPT_STATUS_S},
-	{"verbose", no_argument, NULL, OPT_VERBOSE},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
-};
-
-static int bad_value(const char *opt, const char *val, const char *why)
+/* `config`: the effective configuration, secrets masked. */
+static int cmd_config(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
 {
-	rt_err("invalid value '%s' for --%s: %s (see v2xd --help)", val, opt, why);
-	return 2;
+	struct v2xd *d = ctx;
+	(void)args;
+	(void)err;
+	(void)errsz;
+	return rt_config_to_json(result, d->binds, d->n_binds);
 }
 
-static int parse_options(int argc, char **argv, struct v2xd_conf *c)
+/* ---- main ---- */
+
+static int run(struct v2xd *d)
 {
-	unsigned long long v;
-	int opt;
+	struct rt_control_conf cc;
+	struct rt_pipeline_conf pc;
+	int rc, sig;
 
-	v2xd_conf_init(c);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		const char *name = opt >= 256 && opt - 256 < (int)(sizeof(long_opts) / sizeof(long_opts[0]))
-					   ? long_opts[opt - 256].name : "?";
-		switch (opt) {
-		case OPT_CAN_DEV: c->can_dev = optarg; break;
-		case OPT_BAUD:
-			if (parse_uint(optarg, 4000000, &v) || !v2xd_baud_supported((unsigned)v))
-				return bad_value(name, optarg, "one of 115200, 230400, 460800, 921600, 2000000");
-			c->baud = (unsigned)v;
-			break;
-		case OPT_FRAMING:
-			if (v2xd_framing_parse(optarg, &c->framing))
-				return bad_value(name, optarg, "auto, text or v2");
-			break;
-		case OPT_DBC: c->dbc_path = optarg; break;
-		case OPT_OUT: c->log.out_dir = optarg; break;
-		case OPT_FLUSH_MS:
-			if (parse_uint(optarg, 60000, &v) || v == 0)
-				return bad_value(name, optarg, "1..60000 ms");
-			c->log.flush_ns = v * RT_NS_PER_MS;
-			break;
-		case OPT_FSYNC_MS:
-			if (parse_uint(optarg, 3600000, &v) || v == 0)
-				return bad_value(name, optarg, "1..3600000 ms");
-			c->log.fsync_ns = v * RT_NS_PER_MS;
-			break;
-		case OPT_ROTATE_MB:
-			if (parse_uint(optarg, 1u << 20, &v))
-				return bad_value(name, optarg, "a size in MiB (0 = never)");
-			c->log.rotate_bytes = v << 20;
-			break;
-		case OPT_ROTATE_HOURLY: c->log.rotate_hourly = 1; break;
-		case OPT_SNAPSHOT_S:
-			if (parse_uint(optarg, 86400, &v) || v == 0)
-				return bad_value(name, optarg, "1..86400 s");
-			c->log.snapshot_ns = v * RT_NS_PER_SEC;
-			break;
-		case OPT_SNAPSHOT_ROWS:
-			if (parse_uint(optarg, 1000000, &v) || v == 0)
-				return bad_value(name, optarg, "1..1000000 rows");
-			c->log.snapshot_rows = (unsigned)v;
-			break;
-		case OPT_MERGED_S:
-			if (parse_uint(optarg, 86400, &v) || v == 0)
-				return bad_value(name, optarg, "1..86400 s");
-			c->log.merged_ns = v * RT_NS_PER_SEC;
-			break;
-		case OPT_IFNAME:
-			if (!optarg[0] || strlen(optarg) > 15 || strpbrk(optarg, " #()\t"))
-				return bad_value(name, optarg, "an interface name of 1..15 characters, no spaces");
-			c->log.ifname = optarg;
-			break;
-		case OPT_RT: c->policy = SCHED_FIFO; break;
-		case OPT_PRIO:
-			if (parse_uint(optarg, 99, &v) || v < 11)
-				return bad_value(name, optarg, "11..99");
-			c->prio = (int)v;
-			break;
-		case OPT_CPU_RX:
-		case OPT_CPU_DECODE:
-		case OPT_CPU_LOG:
-		case OPT_CPU_HOUSE: {
-			cpu_set_t *set = opt == OPT_CPU_RX ? &c->cpu_rx : opt == OPT_CPU_DECODE ? &c->cpu_decode
-					 : opt == OPT_CPU_LOG ? &c->cpu_log : &c->log.house_cpus;
-			if (rt_cpuset_parse(optarg, set))
-				return bad_value(name, optarg, "a CPU list such as 1, 0-1 or 0,2-3");
-			break;
-		}
-		case OPT_MLOCK: c->mlock = 1; break;
-		case OPT_WAIT:
-			if (rt_wait_mode_parse(optarg, &c->wait_mode))
-				return bad_value(name, optarg, "hybrid, spin or sleep");
-			break;
-		case OPT_SPIN_US:
-			if (parse_uint(optarg, 1000000, &v))
-				return bad_value(name, optarg, "0..1000000 us");
-			c->spin_ns = v * RT_NS_PER_US;
-			break;
-		case OPT_RING:
-			if (parse_uint(optarg, 1u << 24, &v) || v < 64 || (v & (v - 1)))
-				return bad_value(name, optarg, "a power of two from 64 to 16777216");
-			c->ring_records = (size_t)v;
-			break;
-		case OPT_FULL_WAIT_MS:
-			if (parse_uint(optarg, 60000, &v))
-				return bad_value(name, optarg, "0..60000 ms");
-			c->full_wait_ns = v * RT_NS_PER_MS;
-			break;
-		case OPT_LOG_BUFFER_KB:
-			if (parse_uint(optarg, 1u << 20, &v) || v < 16)
-				return bad_value(name, optarg, "16..1048576 KiB");
-			c->log.buffer_bytes = (size_t)v << 10;
-			break;
-		case OPT_STATUS_S:
-			if (parse_uint(optarg, 86400, &v))
-				return bad_value(name, optarg, "0..86400 s");
-			c->status_ns = v * RT_NS_PER_SEC;
-			break;
-		case OPT_VERBOSE: c->log_level = RT_LOG_DEBUG; break;
-		case OPT_QUIET: c->log_level = RT_LOG_WARN; break;
-		case OPT_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return 2;
-		}
+	rt_control_conf_init(&cc, "v2xd");
+	cc.socket_path = d->conf.socket[0] ? d->conf.socket : NULL;
+	cc.socket_mode = d->conf.socket_mode;
+	cc.status_period_ns = d->conf.status_ns;
+	cc.registry = &d->reg;
+	/* Before any other thread exists: every thread inherits the blocked stop signals.  A signal that arrives
+	 * during start-up waits in the signalfd and stops the daemon as soon as the loop runs. */
+	rc = rt_control_init(&d->ctl, &cc);
+	if (rc < 0)
+		return 1;
+	if (CPU_COUNT(&d->conf.house_cpus) > 0 && rt_pin_self(&d->conf.house_cpus) < 0)
+		rt_warn("cannot pin the control thread to --cpu-house");
+	struct log_stage_conf *lc = rt_pipeline_conf(d->pipe, rt_pipeline_find(d->pipe, "log"));
+	if (CPU_COUNT(&lc->house_cpus) == 0)
+		lc->house_cpus = d->conf.house_cpus;
+	rt_pipeline_conf_init(&pc);
+	pc.ring_records = d->conf.ring_records;
+	pc.wait_mode = (enum rt_wait_mode)d->conf.wait_mode;
+	pc.spin_ns = d->conf.spin_ns;
+	pc.full_wait_ns = d->conf.full_wait_ns;
+	pc.realtime = d->conf.realtime;
+	rc = rt_pipeline_init(d->pipe, &pc, &d->reg);
+	if (rc < 0)
+		goto out_control;
+	d->rx = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "can_rx"));
+	d->dec = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "decode"));
+	d->log = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "log"));
+	d->link_was_up = -1;
+	if (register_metrics(d) < 0 ||
+	    rt_control_add_command(&d->ctl, "state", "the published vehicle state: signals with their age, GPS fix",
+				   cmd_state, d) < 0 ||
+	    rt_control_add_command(&d->ctl, "config", "the effective configuration (secrets masked)", cmd_config, d) < 0 ||
+	    rt_control_add_timer(&d->ctl, "episodes", RT_NS_PER_SEC, report_episodes, d) < 0) {
+		rt_err("cannot register the control commands");
+		rc = -ENOMEM;
+		goto out_control;
 	}
-	if (optind < argc) {
-		rt_err("unexpected argument '%s' (see v2xd --help)", argv[optind]);
-		return 2;
-	}
-	if (!c->can_dev) {
-		rt_err("--can-dev PATH is required (see v2xd --help)");
-		return 2;
-	}
-	return 0;
+	if (d->conf.mlock)
+		rt_mlockall();
+	rc = rt_pipeline_start(d->pipe);
+	if (rc < 0)
+		goto out_control;
+	rt_info("running: %s at %u baud -> %s (stop with SIGINT or SIGTERM)", d->rx->conf.dev_path, d->rx->conf.baud,
+		d->log->conf.out_dir);
+	sig = rt_control_run(&d->ctl);
+	if (sig == SIGINT || sig == SIGTERM)
+		rt_info("%s: stopping: draining the pipeline", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	else
+		rt_err("control loop ended (%s): stopping", strerror(-sig));
+	rt_pipeline_stop(d->pipe);
+	report_episodes(d, rt_mono_ns());
+	final_lines(d);
+	rc = 0;
+out_control:
+	rt_control_fini(&d->ctl);
+	return rc < 0 ? 1 : 0;
 }
-
-_Static_assert(sizeof(long_opts) / sizeof(long_opts[0]) == OPT_HELP - OPT_CAN_DEV + 2,
-	       "long_opts must list every OPT_ value, in enum order (bad_value() names options by index)");
 
 int main(int argc, char **argv)
 {
-	struct v2xd_conf conf;
+	struct v2xd *d;
 	int rc;
 
 	rt_log_setup("v2xd", RT_LOG_INFO);
 	if (argc > 1 && strcmp(argv[1], "decode") == 0)
 		return decode_cmd_main(argc - 1, argv + 1);
-	rc = parse_options(argc, argv, &conf);
-	if (rc)
-		return rc;
-	rt_log_setup("v2xd", conf.log_level);
-	return v2xd_run(&conf);
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		rt_err("out of memory");
+		return 1;
+	}
+	rc = rt_pipeline_create(&d->pipe, v2xd_stages, v2xd_n_stages, v2xd_rings, v2xd_n_rings);
+	if (rc < 0) {
+		rt_err("cannot assemble the pipeline: %s", strerror(-rc));
+		free(d);
+		return 1;
+	}
+	d->binds[0].table = &v2xd_table;
+	d->binds[0].conf = &d->conf;
+	d->n_binds = 1 + rt_pipeline_config_binds(d->pipe, d->binds + 1, V2XD_MAX_BINDS - 1);
+	struct rt_config_program prog = {
+		.name = "v2xd",
+		.usage = v2xd_usage,
+		.binds = d->binds,
+		.n_binds = d->n_binds,
+		.aliases = v2xd_aliases,
+	};
+	rc = rt_config_load(&prog, argc, argv);
+	if (rc != 0) {
+		rt_pipeline_destroy(d->pipe);
+		free(d);
+		return rc == RT_CONFIG_DONE ? 0 : 2;
+	}
+	rt_log_setup("v2xd", (enum rt_log_level)d->conf.log_level);
+	rt_registry_init(&d->reg);
+	/* The control thread reads the published vehicle state (state command, status): an RCU reader. */
+	rcu_register_thread();
+	rc = run(d);
+	rt_pipeline_destroy(d->pipe);
+	rt_registry_fini(&d->reg);
+	rcu_unregister_thread();
+	free(d);
+	return rc;
 }

@@ -6,11 +6,13 @@
  */
 #include "stages/can_rx/can_rx.h"
 
+#include "rt/pipeline.h"
+
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,21 +32,29 @@ const char *can_rx_drop_name(unsigned i)
 void can_rx_conf_init(struct can_rx_conf *conf, const char *dev_path)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->dev_path = dev_path;
+	if (dev_path)
+		snprintf(conf->dev_path, sizeof(conf->dev_path), "%s", dev_path);
 	conf->baud = 115200;
 	conf->mode = FRAMER_AUTO;
 	conf->reopen_ns = 500 * RT_NS_PER_MS;
 	conf->full_wait_ns = 2 * RT_NS_PER_SEC;
+	rt_sched_conf_init(&conf->sched, SCHED_OTHER, 80);
 }
 
-int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *out, struct rt_stop *stop)
+int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *const *outs, unsigned n_outs,
+		struct rt_waiter *waiter, const struct rt_stop *stop)
 {
 	memset(s, 0, sizeof(*s));
 	s->conf = *conf;
-	s->out = out;
-	s->stop = stop;
 	s->fd = -1;
-	s->wake_fd = -1;
+	if (n_outs < 1 || n_outs > 2 || rt_waiter_fd(waiter) < 0)
+		return -EINVAL;
+	s->outs[0] = outs[0];
+	s->outs[1] = n_outs > 1 ? outs[1] : NULL;
+	s->n_outs = n_outs;
+	s->out = outs[0];
+	s->waiter = waiter;
+	s->stop = stop;
 	for (unsigned i = 0; i <= RX_REJ__COUNT; i++)
 		drop_names[i] = can_rx_drop_name(i);
 	rt_counters_init(&s->ctr, "can_rx", drop_names, RX_REJ__COUNT + 1);
@@ -54,13 +64,6 @@ int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *o
 		return -ENOMEM;
 	memset(s->rbuf, 0, CAN_RX_READ_SIZE);
 	memset(s->batch, 0, sizeof(s->batch));
-	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->wake_fd < 0) {
-		int err = -errno;
-		free(s->rbuf);
-		s->rbuf = NULL;
-		return err;
-	}
 	return 0;
 }
 
@@ -68,28 +71,29 @@ void can_rx_fini(struct can_rx *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
 	free(s->rbuf);
-	s->fd = s->wake_fd = -1;
+	s->fd = -1;
 	s->rbuf = NULL;
 }
 
 void can_rx_wake(struct can_rx *s)
 {
-	uint64_t one = 1;
-	ssize_t r = write(s->wake_fd, &one, sizeof(one));
-	(void)r; /* the counter cannot overflow in practice; a failed wake-up is retried by the caller's join timeout */
+	rt_waiter_kick(s->waiter);
 }
 
-/* Pushes the batch; waits (bounded) while the ring is full, then drops what is left, counted. */
+/*
+ * Pushes the batch to every output; waits (bounded) while a ring is full, then drops what is left, counted.  `out`
+ * counts records the first output (decode) took; a record the second (log) could not take is counted as dropped.
+ */
 static void flush_batch(struct can_rx *s)
 {
-	size_t done = ring_push_all(s->out, s->batch, s->batch_n, s->conf.full_wait_ns);
-
-	if (done < s->batch_n)
-		rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], s->batch_n - done);
-	rt_count(&s->ctr.out, done);
+	for (unsigned o = 0; o < s->n_outs; o++) {
+		size_t done = ring_push_all(s->outs[o], s->batch, s->batch_n, s->conf.full_wait_ns);
+		if (done < s->batch_n)
+			rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], s->batch_n - done);
+		if (o == 0)
+			rt_count(&s->ctr.out, done);
+	}
 	s->batch_n = 0;
 }
 
@@ -146,12 +150,15 @@ static void device_close(struct can_rx *s, int err)
 	V2X_TP(link_state, s->conf.link, 0, err);
 }
 
-/* Sleeps up to ns, returning early when woken for shutdown. */
+/* Sleeps up to ns, returning early when kicked for shutdown. */
 static void wait_wake(struct can_rx *s, uint64_t ns)
 {
-	struct pollfd p = {.fd = s->wake_fd, .events = POLLIN};
+	if (rt_waiter_arm(s->waiter, NULL, NULL) != 0)
+		return; /* a kick is pending */
+	struct pollfd p = {.fd = rt_waiter_fd(s->waiter), .events = POLLIN};
 	int ms = (int)(ns / RT_NS_PER_MS);
 	(void)poll(&p, 1, ms > 0 ? ms : 1);
+	(void)rt_waiter_disarm(s->waiter);
 }
 
 /* A regular file was read to its end: frame what is left, close it, and wait for the stop. */
@@ -191,8 +198,11 @@ void *can_rx_thread(void *arg)
 			V2X_TP(link_state, s->conf.link, 1, 0);
 		}
 		pfd[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
-		pfd[1] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = rt_waiter_fd(s->waiter), .events = POLLIN};
+		if (rt_waiter_arm(s->waiter, NULL, NULL) != 0)
+			continue; /* kicked: re-check the stop flag */
 		int pr = poll(pfd, 2, -1);
+		(void)rt_waiter_disarm(s->waiter);
 		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
@@ -236,8 +246,90 @@ void *can_rx_thread(void *arg)
 	framer_finish(&s->framer, on_event, s);
 	if (s->batch_n)
 		flush_batch(s);
-	ring_close(s->out);
+	for (unsigned o = 0; o < s->n_outs; o++)
+		ring_close(s->outs[o]);
 	V2X_TP(stage_stop, "can_rx", rt_counter_get(&s->ctr.in), rt_counter_get(&s->ctr.out),
 	       rt_counters_dropped_total(&s->ctr));
 	return NULL;
 }
+
+static int can_rx_pipeline_init(void *self, const struct rt_stage_env *env)
+{
+	struct can_rx_conf *c = env->conf;
+	c->full_wait_ns = env->full_wait_ns; /* the pipeline's back-pressure setting */
+	return can_rx_init(self, c, env->out, (unsigned)env->n_out, env->waiter, env->stop);
+}
+
+static void can_rx_pipeline_fini(void *self)
+{
+	can_rx_fini(self);
+}
+
+static void can_rx_conf_defaults(void *conf)
+{
+	can_rx_conf_init(conf, NULL);
+}
+
+static const unsigned can_rx_bauds[] = {115200, 230400, 460800, 921600, 2000000};
+
+static int baud_parse(const struct rt_config_key *key, const char *text, void *field, const char **why)
+{
+	(void)key;
+	for (size_t i = 0; i < sizeof(can_rx_bauds) / sizeof(can_rx_bauds[0]); i++) {
+		char b[16];
+		snprintf(b, sizeof(b), "%u", can_rx_bauds[i]);
+		if (strcmp(text, b) == 0) {
+			*(unsigned *)field = can_rx_bauds[i];
+			return 0;
+		}
+	}
+	*why = "not a supported rate";
+	return -EINVAL;
+}
+
+static int baud_format(const struct rt_config_key *key, const void *field, char *buf, size_t size)
+{
+	(void)key;
+	return snprintf(buf, size, "%u", *(const unsigned *)field);
+}
+
+static const struct rt_config_custom baud_type = {
+	.expects = "115200, 230400, 460800, 921600 or 2000000", .arg = "N", .parse = baud_parse, .format = baud_format};
+
+static const struct rt_config_choice framing_names[] = {
+	{"auto", FRAMER_AUTO}, {"text", FRAMER_TEXT}, {"v2", FRAMER_V2}, {NULL, 0}};
+
+static const struct rt_config_key can_rx_keys[] = {
+	{.section = "can_rx", .key = "dev", .type = RT_CONFIG_PATH, RT_CONFIG_FIELD(struct can_rx_conf, dev_path),
+	 .opt = "can-dev", .flags = RT_CONFIG_REQUIRED,
+	 .help = "serial device of ESP32(1) (tty, pseudo-terminal, or a log file read once); reopened while absent"},
+	{.section = "can_rx", .key = "baud", .type = RT_CONFIG_CUSTOM, RT_CONFIG_FIELD(struct can_rx_conf, baud),
+	 .opt = "baud", .custom = &baud_type, .help = "line rate (legacy firmware 115200; the project's 921600)"},
+	{.section = "can_rx", .key = "framing", .type = RT_CONFIG_ENUM, RT_CONFIG_FIELD(struct can_rx_conf, mode),
+	 .opt = "framing", .choices = framing_names, .help = "legacy text lines or v2 frames (auto: detected)"},
+	{.section = "can_rx", .key = "reopen_ms", .type = RT_CONFIG_DURATION,
+	 RT_CONFIG_FIELD(struct can_rx_conf, reopen_ns), .unit = "ms", .umin = 10, .umax = 60000,
+	 .help = "retry period while the device is absent"},
+	{.section = "can_rx", .key = "link", .type = RT_CONFIG_UINT, RT_CONFIG_FIELD(struct can_rx_conf, link),
+	 .umin = 0, .umax = 255, .flags = RT_CONFIG_NO_OPTION, .help = "link id in records and traces"},
+	RT_CONFIG_SCHED_KEYS("can_rx", struct can_rx_conf, sched),
+};
+
+const struct rt_config_table can_rx_config = {
+	.name = "can_rx",
+	.keys = can_rx_keys,
+	.n_keys = sizeof(can_rx_keys) / sizeof(can_rx_keys[0]),
+	.conf_size = sizeof(struct can_rx_conf),
+	.defaults = can_rx_conf_defaults,
+};
+
+const struct rt_stage_desc can_rx_stage = {
+	.name = "can_rx",
+	.size = sizeof(struct can_rx),
+	.polls = true,
+	.init = can_rx_pipeline_init,
+	.thread = can_rx_thread,
+	.fini = can_rx_pipeline_fini,
+	.config = &can_rx_config,
+	.sched_offset = offsetof(struct can_rx_conf, sched),
+};

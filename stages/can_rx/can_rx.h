@@ -1,7 +1,8 @@
 /*
  * can_rx.h - the receive stage: bytes from ESP32(1)'s serial port become timestamped records in a ring.
  *
- * The thread blocks in poll() on the device and on a wake-up eventfd.  Each read is stamped with CLOCK_MONOTONIC
+ * The thread blocks in poll() on the device and on its waiter's eventfd (rt/wait.h, RT_WAIT_EVENTFD), which the
+ * pipeline kicks to stop it.  Each read is stamped with CLOCK_MONOTONIC
  * and CLOCK_REALTIME, framed (stages/can_rx/framer.h: legacy text lines, NMEA, candump lines or v2 frames, detected
  * automatically), and every accepted record gets the link's next sequence number and is pushed into the output
  * ring in batches.  Rejected units are counted per reason and traced (can_frame_rejected).
@@ -18,9 +19,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "rt/config.h"
 #include "rt/counters.h"
 #include "rt/histogram.h"
 #include "rt/ring.h"
+#include "rt/wait.h"
 #include "rt/shutdown.h"
 #include "stages/can_rx/framer.h"
 #include "vehicle/record.h"
@@ -32,20 +35,23 @@
 #define CAN_RX_DROP_RING_FULL RX_REJ__COUNT
 
 struct can_rx_conf {
-	const char *dev_path;
+	char dev_path[1024];
 	unsigned baud;
 	uint32_t link;
 	enum framer_mode mode;
 	uint64_t reopen_ns;     /* retry period while the device is absent (default 500 ms) */
 	uint64_t full_wait_ns;  /* how long a full ring may hold the stage back before dropping (default 2 s) */
+	struct rt_sched_conf sched; /* [can_rx] cpus, policy, priority */
 };
 
 struct can_rx {
 	struct can_rx_conf conf;
 	struct ring *out;
-	struct rt_stop *stop;
+	const struct rt_stop *stop;
+	struct rt_waiter *waiter;    /* RT_WAIT_EVENTFD: kicked to stop (can_rx_wake) */
+	struct ring *outs[2];        /* every output gets every record: decode's ring, and the log's */
+	unsigned n_outs;
 	int fd;
-	int wake_fd;                 /* eventfd: can_rx_wake() */
 	struct framer framer;
 	uint64_t seq;
 	uint64_t read_mono_ns;       /* stamps of the read being framed */
@@ -68,8 +74,12 @@ struct can_rx {
 /* Fills conf with defaults for dev_path (115200 baud, link 0, auto framing). */
 void can_rx_conf_init(struct can_rx_conf *conf, const char *dev_path);
 
-/* Prepares s (caller-owned) before the thread starts: allocates and touches its buffers.  Returns 0 or -errno. */
-int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *out, struct rt_stop *stop);
+/*
+ * Prepares s (caller-owned) before the thread starts: allocates and touches its buffers.  Every accepted record is
+ * pushed to each of outs[0..n_outs-1] (1 or 2 rings).  waiter must be in RT_WAIT_EVENTFD mode.  Returns 0 or -errno.
+ */
+int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *const *outs, unsigned n_outs,
+		struct rt_waiter *waiter, const struct rt_stop *stop);
 
 /* Frees what can_rx_init allocated (after the thread was joined). */
 void can_rx_fini(struct can_rx *s);
@@ -77,8 +87,14 @@ void can_rx_fini(struct can_rx *s);
 /* The thread body (arg: struct can_rx *).  Returns NULL. */
 void *can_rx_thread(void *arg);
 
-/* Wakes the thread out of poll() (after rt_stop_request).  Any thread; async-signal-safe. */
+/* Wakes the thread out of poll() (after rt_stop_request): kicks its waiter.  Any thread. */
 void can_rx_wake(struct can_rx *s);
+
+/* The pipeline entry (rt/pipeline.h): the [can_rx] configuration (struct can_rx_conf), one or two outputs (every
+ * record goes to each), polls its device beside its waiter's eventfd. */
+struct rt_stage_desc;
+extern const struct rt_stage_desc can_rx_stage;
+extern const struct rt_config_table can_rx_config;
 
 /* Returns the name of drop reason i of the stage's counters. */
 const char *can_rx_drop_name(unsigned i);

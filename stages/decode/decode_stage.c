@@ -6,6 +6,10 @@
 #include <urcu.h>
 
 #include "rt/clock.h"
+#include "rt/log.h"
+#include "rt/pipeline.h"
+#include "stages/decode/dbc.h"
+#include "vehicle/builtin_dbc.h"
 #include "stages/decode/vstate_update.h"
 #include "trace/tp.h"
 
@@ -139,10 +143,11 @@ void *decode_stage_thread(void *arg)
 		rt_count(&st->ctr.in, n);
 		now = rt_mono_ns();
 		rt_hist_record(&st->rx_to_decoded_ns, now - recs[0].rx_mono_ns);
-		forward(st, recs, n);
-		ring_release(st->in, n);
+		/* Publish before forwarding: the state never waits behind a full output ring (and so never on disk). */
 		if (st->dirty && now - st->last_publish_mono_ns >= st->publish_ns)
 			publish(st, now);
+		forward(st, recs, n);
+		ring_release(st->in, n);
 		tick(st, now);
 	}
 	/* The last state must be published even if every snapshot still awaits its grace period. */
@@ -158,3 +163,91 @@ void *decode_stage_thread(void *arg)
 	rcu_unregister_thread();
 	return NULL;
 }
+
+int decode_load_decoder(const char *path, bool allow_empty, struct decoder **out)
+{
+	struct dbc dbc;
+	struct dbc_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	*out = NULL;
+	if (path && path[0])
+		rc = dbc_load_flags(&dbc, path, allow_empty ? DBC_LOAD_ALLOW_EMPTY : 0, &err);
+	else
+		rc = dbc_parse(&dbc, twizy_dbc_text, twizy_dbc_len, &err);
+	if (rc < 0) {
+		rt_err("%s: %s", path && path[0] ? path : "built-in twizy.dbc", err.msg[0] ? err.msg : strerror(-rc));
+		return rc;
+	}
+	rc = decoder_create(out, &dbc);
+	dbc_fini(&dbc);
+	if (rc < 0)
+		rt_err("cannot compile the DBC: %s", strerror(-rc));
+	return rc;
+}
+
+static int decode_pipeline_init(void *self, const struct rt_stage_env *env)
+{
+	struct decode_stage *st = self;
+	const struct decode_conf *c = env->conf;
+	struct decoder *dec;
+	int rc = decode_load_decoder(c->dbc, c->allow_empty_dbc, &dec);
+
+	if (rc < 0)
+		return rc;
+	rc = decode_stage_init(st, dec, env->n_in ? env->in[0] : NULL, env->waiter, env->n_out ? env->out[0] : NULL);
+	st->owned_dec = dec; /* after init's memset */
+	if (rc < 0)
+		return rc;
+	st->publish_ns = c->publish_ns;
+	st->full_wait_ns = env->full_wait_ns;
+	return rt_pipeline_provide(env->pipeline, "vstate", &st->pub);
+}
+
+static void decode_pipeline_fini(void *self)
+{
+	struct decode_stage *st = self;
+	if (st->pub.pool)
+		decode_stage_fini(st);
+	if (st->owned_dec)
+		decoder_destroy(st->owned_dec);
+	st->owned_dec = NULL;
+}
+
+static void decode_conf_defaults(void *conf)
+{
+	struct decode_conf *c = conf;
+	memset(c, 0, sizeof(*c));
+	c->publish_ns = 1 * RT_NS_PER_MS;
+	rt_sched_conf_init(&c->sched, SCHED_OTHER, 75);
+}
+
+static const struct rt_config_key decode_keys[] = {
+	{.section = "decode", .key = "dbc", .type = RT_CONFIG_PATH, RT_CONFIG_FIELD(struct decode_conf, dbc), .opt = "dbc",
+	 .flags = RT_CONFIG_EMPTY_OK, .help = "signal database (empty: the built-in twizy.dbc)"},
+	{.section = "decode", .key = "allow_empty_dbc", .type = RT_CONFIG_BOOL,
+	 RT_CONFIG_FIELD(struct decode_conf, allow_empty_dbc), .opt = "allow-empty-dbc",
+	 .help = "accept a database that defines no message"},
+	{.section = "decode", .key = "publish_us", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct decode_conf, publish_ns),
+	 .unit = "us", .umin = 0, .umax = 1000000, .help = "least time between publications of the vehicle state"},
+	RT_CONFIG_SCHED_KEYS("decode", struct decode_conf, sched),
+};
+
+const struct rt_config_table decode_config = {
+	.name = "decode",
+	.keys = decode_keys,
+	.n_keys = sizeof(decode_keys) / sizeof(decode_keys[0]),
+	.conf_size = sizeof(struct decode_conf),
+	.defaults = decode_conf_defaults,
+};
+
+const struct rt_stage_desc decode_stage = {
+	.name = "decode",
+	.size = sizeof(struct decode_stage),
+	.init = decode_pipeline_init,
+	.thread = decode_stage_thread,
+	.fini = decode_pipeline_fini,
+	.config = &decode_config,
+	.sched_offset = offsetof(struct decode_conf, sched),
+};

@@ -11,8 +11,10 @@
 #define V2X_STAGES_DECODE_DECODE_STAGE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "rt/config.h"
 #include "rt/counters.h"
 #include "rt/histogram.h"
 #include "rt/rcu_state.h"
@@ -45,7 +47,29 @@ struct decode_stage {
 	int dirty;
 	struct rt_counters ctr;      /* in = records, out = forwarded, dropped by enum decode_drop */
 	struct rt_hist rx_to_decoded_ns; /* CLOCK_MONOTONIC read -> signals applied, per CAN frame batch */
+	struct decoder *owned_dec;   /* the decoder the pipeline entry loaded (destroyed by its fini) */
 };
+
+/* [decode] configuration. */
+struct decode_conf {
+	char dbc[1024];              /* signal database; "" = the built-in twizy.dbc */
+	bool allow_empty_dbc;        /* accept a database without messages (every frame then "unknown id") */
+	uint64_t publish_ns;         /* minimum time between publications of the vehicle state */
+	struct rt_sched_conf sched;
+};
+
+/*
+ * Loads the DBC at path ("" or NULL: the built-in one) into a new decoder, logging a clear error (control thread).
+ * Refuses what cannot be a database (rt: dbc_load_flags) and, unless allow_empty, one without messages.
+ * Returns 0 or -errno.
+ */
+int decode_load_decoder(const char *path, bool allow_empty, struct decoder **out);
+
+/* The pipeline entry (rt/pipeline.h): loads the DBC, provides the published state as "vstate" (struct rcu_pub *),
+ * forwards nothing (the log stage reads can_rx directly). */
+struct rt_stage_desc;
+extern const struct rt_stage_desc decode_stage;
+extern const struct rt_config_table decode_config;
 
 /* Prepares the stage (caller-owned st): sets up the RCU publisher.  Returns 0 or -errno. */
 int decode_stage_init(struct decode_stage *st, struct decoder *dec, struct ring *in, struct rt_waiter *waiter,

@@ -1,80 +1,34 @@
-/* log_stage.c - the logging stage's two threads (see log_stage.h). */
+/* log_stage.c - the logging stage's thread and its table of sinks (see log_stage.h). */
 #include "stages/log/log_stage.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <urcu.h>
 
 #include "rt/clock.h"
 #include "rt/log.h"
-#include "vehicle/vstate.h"
+#include "stages/can_rx/candump.h"
 #include "stages/log/csv_format.h"
 #include "trace/tp.h"
+#include "vehicle/vstate.h"
 
 #define LOG_TICK_NS (10 * RT_NS_PER_MS)
+#define LOG_PEEK_MAX 256 /* records or lines handled per input before looking at the others */
 
-
-void log_stage_conf_init(struct log_stage_conf *conf, const char *out_dir)
+void log_stage_conf_init(struct log_stage_conf *conf)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->out_dir = out_dir;
+	strcpy(conf->out_dir, ".");
 	conf->flush_ns = 100 * RT_NS_PER_MS;
 	conf->fsync_ns = 1000 * RT_NS_PER_MS;
 	conf->snapshot_ns = 4 * RT_NS_PER_SEC;
 	conf->snapshot_rows = 1000;
 	conf->merged_ns = 1 * RT_NS_PER_SEC;
-	conf->ifname = "can0";
+	strcpy(conf->ifname, "can0");
 	CPU_ZERO(&conf->house_cpus);
-}
-
-/* ---- windows of the latest rows ---- */
-
-static int window_init(struct log_window *w, unsigned cap)
-{
-	w->cap = cap;
-	w->head = w->count = 0;
-	w->slots = calloc(cap, LOG_ROW_MAX);
-	w->len = calloc(cap, sizeof(*w->len));
-	return w->slots && w->len ? 0 : -ENOMEM;
-}
-
-static void window_fini(struct log_window *w)
-{
-	free(w->slots);
-	free(w->len);
-	w->slots = NULL;
-	w->len = NULL;
-}
-
-static void window_add(struct log_window *w, const char *row, size_t len)
-{
-	if (len > LOG_ROW_MAX)
-		len = LOG_ROW_MAX; /* cannot happen with the formatters' maxima; never overflow a slot */
-	memcpy(w->slots + (size_t)w->head * LOG_ROW_MAX, row, len);
-	w->len[w->head] = (uint16_t)len;
-	w->head = w->head + 1 == w->cap ? 0 : w->head + 1;
-	if (w->count < w->cap)
-		w->count++;
-}
-
-/* Copies the window, oldest row first, into b.  Returns the bytes copied. */
-static size_t window_copy(const struct log_window *w, struct log_snap_buf *b)
-{
-	unsigned idx = (w->head + w->cap - w->count) % w->cap;
-	size_t off = 0;
-
-	for (unsigned i = 0; i < w->count; i++) {
-		memcpy(b->data + off, w->slots + (size_t)idx * LOG_ROW_MAX, w->len[idx]);
-		off += w->len[idx];
-		idx = idx + 1 == w->cap ? 0 : idx + 1;
-	}
-	b->rows = w->count;
-	b->bytes = off;
-	return off;
+	rt_sched_conf_init(&conf->sched, SCHED_OTHER, 70);
 }
 
 static int file_in_error(struct logfile *lf)
@@ -88,129 +42,8 @@ static uint64_t file_lost(struct logfile *lf)
 	return rt_counter_get(&lf->stats.rows_dropped) + rt_counter_get(&lf->stats.rows_lost);
 }
 
-/* ---- the io thread: snapshots and fsyncs ---- */
-
-static const char *snap_name(uint32_t kind)
-{
-	return kind == LOG_SNAP_CAN ? "can_data_snapshot.csv" : "gps_data_snapshot.csv";
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Writes a snapshot to <name>.tmp, fsyncs it and renames it over <name>: readers see the old or the new file. */
-static void write_snapshot(struct log_stage *ls, const struct log_snap_buf *b)
-{
-	char path[4096], tmp[4120];
-	const char *header = b->kind == LOG_SNAP_CAN ? CSV_CAN_DATA_HEADER : CSV_GPS_DATA_HEADER;
-	uint64_t t0 = rt_mono_ns();
-	int fd, rc;
-
-	snprintf(path, sizeof(path), "%s/%s", ls->conf.out_dir, snap_name(b->kind));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = write_all(fd, header, strlen(header));
-	if (rc == 0)
-		rc = write_all(fd, b->data, b->bytes);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		goto fail;
-	}
-	uint64_t t1 = rt_mono_ns();
-	V2X_TP(snapshot_written, b->kind, (uint64_t)(strlen(header) + b->bytes), t1 - t0);
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
-		unlink(tmp);
-		V2X_TP(snapshot_renamed, b->kind, -rc);
-		goto fail;
-	}
-	V2X_TP(snapshot_renamed, b->kind, 0);
-	uint64_t dur = rt_mono_ns() - t0;
-	rt_count(&ls->snapshots_written, 1);
-	atomic_store_explicit(&ls->snapshot_last_bytes, strlen(header) + b->bytes, memory_order_relaxed);
-	uint64_t mn = atomic_load_explicit(&ls->snapshot_min_ns, memory_order_relaxed);
-	if (mn == 0 || dur < mn)
-		atomic_store_explicit(&ls->snapshot_min_ns, dur, memory_order_relaxed);
-	rt_count_max(&ls->snapshot_max_ns, dur);
-	return;
-fail:
-	rt_count(&ls->snapshot_errors, 1);
-}
-
-static bool io_ready(void *arg)
-{
-	struct log_stage *ls = arg;
-	return ring_count(&ls->snap_full) > 0 || ring_count(&ls->sync_req) > 0 ||
-	       atomic_load_explicit(&ls->io_stop, memory_order_acquire);
-}
-
-static void *io_thread(void *arg)
-{
-	struct log_stage *ls = arg;
-
-	for (;;) {
-		uint32_t idx;
-		int fd;
-		int did = 0;
-		/* Read the stop flag before draining: whatever was queued before it was set is handled first. */
-		int stopping = atomic_load_explicit(&ls->io_stop, memory_order_acquire);
-
-		while (ring_pop(&ls->sync_req, &fd)) {
-			if (fsync(fd) < 0)
-				rt_count(&ls->fsync_errors, 1);
-			else
-				rt_count(&ls->fsyncs, 1);
-			close(fd);
-			did = 1;
-		}
-		while (ring_pop(&ls->snap_full, &idx)) {
-			write_snapshot(ls, &ls->bufs[idx]);
-			/* Cannot fail: the free ring holds every buffer index at most once. */
-			ring_push(&ls->snap_free, &idx);
-			did = 1;
-		}
-		if (did)
-			continue;
-		if (stopping)
-			break;
-		rt_waiter_wait(&ls->io_waiter, io_ready, ls, -1);
-	}
-	return NULL;
-}
-
-/* The log files' fsync hook: runs on the log thread, hands the dup()ed descriptor to the io thread. */
-static int sync_hook(void *ctx, int dup_fd)
-{
-	struct log_stage *ls = ctx;
-
-	/* The ring notifies the io thread.  When it is full the io thread is far behind: refuse, and the writer closes
-	 * the descriptor (logfile.h's contract); the next interval's fsync covers this one. */
-	return ring_push(&ls->sync_req, &dup_fd) ? 0 : -EAGAIN;
-}
-
-/* ---- the log thread ---- */
-
-static int open_file(struct log_stage *ls, struct logfile *lf, const char *base, const char *ext,
+/* Opens sink i's file.  Returns 0 or -errno. */
+static int sink_open(struct log_stage *ls, struct log_sink *sk, const char *base, const char *ext,
 		     enum logfile_naming naming, const char *header, int rotating, size_t buf)
 {
 	struct logfile_conf c;
@@ -230,87 +63,114 @@ static int open_file(struct log_stage *ls, struct logfile *lf, const char *base,
 		c.rotate_bytes = ls->conf.rotate_bytes;
 		c.rotate_hourly = ls->conf.rotate_hourly;
 	}
-	c.sync_fn = sync_hook;
-	c.sync_ctx = ls;
-	return logfile_open(lf, &c, rt_real_ns());
+	c.sync_fn = rt_snap_sync_hook;
+	c.sync_ctx = &ls->snaps;
+	int rc = logfile_open(&sk->file, &c, rt_real_ns());
+	if (rc == 0)
+		sk->active = 1;
+	return rc;
 }
 
-int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, struct ring *in, struct rt_waiter *waiter,
+/* Adds a sink to the table.  Returns its index or -errno. */
+static int sink_add(struct log_stage *ls, const char *name, enum log_sink_kind kind, const char *base, const char *ext,
+		    enum logfile_naming naming, const char *header, int rotating, size_t buf, const char *snapshot,
+		    size_t row_max)
+{
+	if (ls->n_sinks == LOG_MAX_SINKS)
+		return -ENOSPC;
+	int i = (int)ls->n_sinks++;
+	struct log_sink *sk = &ls->sinks[i];
+	sk->name = name;
+	sk->kind = kind;
+	sk->snap = -1;
+	if (snapshot) {
+		int k = rt_snap_add(&ls->snaps, snapshot, header, ls->conf.snapshot_rows, row_max);
+		if (k < 0)
+			return k;
+		sk->snap = k;
+		/* A restarted daemon's first snapshot still shows the recent past (a missing file seeds nothing). */
+		(void)rt_snap_seed(&ls->snaps, k);
+	}
+	int rc = sink_open(ls, sk, base, ext, naming, header, rotating, buf);
+	return rc < 0 ? rc : i;
+}
+
+int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, struct ring *const *in,
+		   const struct log_line_sinks *const *in_sinks, size_t n_in, struct rt_waiter *waiter,
 		   struct rcu_pub *state)
 {
 	/* 4 MiB holds 8 s of can_data rows at bus rate (rows wait there while the disk is full); at far higher
 	 * rates a full buffer is simply written out early. */
 	size_t big = conf->buffer_bytes ? conf->buffer_bytes : 4u << 20;
 	size_t small = conf->buffer_bytes ? conf->buffer_bytes : 512u << 10;
-	int rc;
+	int rc, has_records = 0;
 
 	memset(ls, 0, sizeof(*ls));
 	ls->conf = *conf;
-	ls->in = in;
 	ls->waiter = waiter;
 	ls->state = state;
-	/* Rows lost are counted once, per file, in each logfile's statistics (file_lost()). */
+	ls->can_csv = ls->candump = ls->gps_csv = ls->merged = -1;
 	rt_counters_init(&ls->ctr, "log", NULL, 0);
 	rt_hist_init(&ls->rx_to_logged_ns);
 	rt_hist_init(&ls->rx_to_file_ns);
-	rt_waiter_init(&ls->io_waiter, RT_WAIT_SLEEP, 0);
-	rc = window_init(&ls->can_win, conf->snapshot_rows);
-	if (rc == 0)
-		rc = window_init(&ls->gps_win, conf->snapshot_rows);
-	for (unsigned i = 0; rc == 0 && i < LOG_SNAP_BUFFERS; i++) {
-		ls->bufs[i].kind = i % 2;
-		ls->bufs[i].cap = (size_t)conf->snapshot_rows * LOG_ROW_MAX;
-		ls->bufs[i].data = malloc(ls->bufs[i].cap);
-		if (!ls->bufs[i].data)
-			rc = -ENOMEM;
-		else
-			memset(ls->bufs[i].data, 0, ls->bufs[i].cap);
+	csv_gps_suffix_init(&ls->gps);
+	if (n_in > RT_PIPELINE_MAX_PORTS)
+		return -EINVAL;
+	rc = rt_snap_init(&ls->snaps, conf->out_dir);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n_in; i++) {
+		ls->inputs[i].ring = in[i];
+		ls->inputs[i].lines = in_sinks && in_sinks[i];
+		has_records |= !ls->inputs[i].lines;
 	}
+	ls->n_inputs = n_in;
+	if (has_records) {
+		if ((rc = sink_add(ls, "can_data.csv", LOG_SINK_CAN_CSV, "can_data", ".csv", LOGFILE_FIXED,
+				   CSV_CAN_DATA_HEADER, 1, big, "can_data_snapshot.csv", CSV_CAN_ROW_MAX)) < 0)
+			return rc;
+		ls->can_csv = rc;
+		if ((rc = sink_add(ls, "candump log", LOG_SINK_CANDUMP, "can_%Y%m%d_%H%M%S", ".log", LOGFILE_STAMPED, NULL,
+				   1, big, NULL, 0)) < 0)
+			return rc;
+		ls->candump = rc;
+		if ((rc = sink_add(ls, "gps_data.csv", LOG_SINK_GPS_CSV, "gps_data", ".csv", LOGFILE_FIXED,
+				   CSV_GPS_DATA_HEADER, 1, small, "gps_data_snapshot.csv", CSV_GPS_ROW_MAX)) < 0)
+			return rc;
+		ls->gps_csv = rc;
+	}
+	if (state) {
+		if ((rc = sink_add(ls, "merged_can_data", LOG_SINK_MERGED, "merged_can_data_%Y%m%d_%H%M", ".csv",
+				   LOGFILE_STAMPED, CSV_MERGED_HEADER, 1, small, NULL, 0)) < 0)
+			return rc;
+		ls->merged = rc;
+	}
+	for (size_t i = 0; i < n_in; i++) {
+		if (!ls->inputs[i].lines)
+			continue;
+		ls->inputs[i].first_sink = (int)ls->n_sinks;
+		ls->inputs[i].n_sinks = (int)in_sinks[i]->n;
+		for (size_t k = 0; k < in_sinks[i]->n; k++) {
+			const struct log_line_sink *d = &in_sinks[i]->sinks[k];
+			if ((rc = sink_add(ls, d->base, LOG_SINK_LINES, d->base, d->ext, d->naming, d->header, d->rotating,
+					   small, NULL, 0)) < 0)
+				return rc;
+		}
+	}
+	rc = rt_snap_start_io(&ls->snaps, &conf->house_cpus);
 	if (rc == 0)
-		rc = ring_init(&ls->snap_free, "snap_free", sizeof(uint32_t), LOG_SNAP_BUFFERS * 2, NULL);
-	if (rc == 0)
-		rc = ring_init(&ls->snap_full, "snap_full", sizeof(uint32_t), LOG_SNAP_BUFFERS * 2, &ls->io_waiter);
-	if (rc == 0)
-		rc = ring_init(&ls->sync_req, "sync_req", sizeof(int), 64, &ls->io_waiter);
-	for (uint32_t i = 0; rc == 0 && i < LOG_SNAP_BUFFERS; i++)
-		ring_push(&ls->snap_free, &i);
-	if (rc == 0)
-		rc = open_file(ls, &ls->can_csv, "can_data", ".csv", LOGFILE_FIXED, CSV_CAN_DATA_HEADER, 1, big);
-	if (rc == 0)
-		rc = open_file(ls, &ls->candump, "can_%Y%m%d_%H%M%S", ".log", LOGFILE_STAMPED, NULL, 1, big);
-	if (rc == 0)
-		rc = open_file(ls, &ls->gps_csv, "gps_data", ".csv", LOGFILE_FIXED, CSV_GPS_DATA_HEADER, 1, small);
-	if (rc == 0 && state)
-		rc = open_file(ls, &ls->merged, "merged_can_data_%Y%m%d_%H%M", ".csv", LOGFILE_STAMPED,
-			       CSV_MERGED_HEADER, 1, small);
+		ls->io_started = 1;
 	return rc;
-}
-
-/* Hands the window of kind to the io thread if a buffer is free; never waits. */
-static void snapshot(struct log_stage *ls, uint32_t kind)
-{
-	uint32_t idx;
-	uint64_t t0 = rt_mono_ns();
-
-	/* Free buffers are interchangeable: the kind is set on hand-over. */
-	if (!ring_pop(&ls->snap_free, &idx)) {
-		rt_count(&ls->snapshots_skipped, 1);
-		return;
-	}
-	struct log_snap_buf *b = &ls->bufs[idx];
-	b->kind = kind;
-	window_copy(kind == LOG_SNAP_CAN ? &ls->can_win : &ls->gps_win, b);
-	V2X_TP(snapshot_handoff, kind, b->rows, rt_mono_ns() - t0);
-	ring_push(&ls->snap_full, &idx);
 }
 
 static void merged_row(struct log_stage *ls)
 {
-	char *dst = logfile_reserve(&ls->merged, CSV_MERGED_ROW_MAX);
+	struct logfile *lf = &ls->sinks[ls->merged].file;
+	char *dst = logfile_reserve(lf, CSV_MERGED_ROW_MAX);
 	size_t len = 0;
 
 	if (!dst) {
-		logfile_count_dropped(&ls->merged, 1, 0);
+		logfile_count_dropped(lf, 1, 0);
 		return;
 	}
 	rcu_read_lock();
@@ -319,176 +179,189 @@ static void merged_row(struct log_stage *ls)
 		len = csv_merged_row(dst, CSV_MERGED_ROW_MAX, rt_real_ns(), s);
 	rcu_read_unlock();
 	if (len)
-		logfile_commit(&ls->merged, len); /* nothing published yet: no row */
+		logfile_commit(lf, len); /* nothing published yet: no row */
 }
 
-/* One record: rows into the file buffers and the windows. */
-static void log_record(struct log_stage *ls, const struct rx_record *r, struct csv_gps_suffix *gps)
-{
-	char *dst;
-	size_t len;
+/* Formats one row into sink i's buffer (and its snapshot window).  fmt returns the row's length. */
+#define LOG_ROW(ls, i, max, fmt_expr)                                                                               \
+	do {                                                                                                        \
+		struct log_sink *sk_ = &(ls)->sinks[(i)];                                                           \
+		char *dst = logfile_reserve(&sk_->file, (max));                                                     \
+		if (dst) {                                                                                          \
+			size_t len_ = (fmt_expr);                                                                   \
+			if (sk_->snap >= 0)                                                                         \
+				rt_snap_row(&(ls)->snaps, sk_->snap, dst, len_);                                    \
+			logfile_commit(&sk_->file, len_);                                                           \
+		} else {                                                                                            \
+			logfile_count_dropped(&sk_->file, 1, 0);                                                    \
+		}                                                                                                   \
+	} while (0)
 
+/* One record: rows into the file buffers and the windows. */
+static void log_record(struct log_stage *ls, const struct rx_record *r)
+{
 	if (r->type == REC_CAN) {
-		dst = logfile_reserve(&ls->can_csv, CSV_CAN_ROW_MAX);
-		if (dst) {
-			len = csv_can_row(dst, CSV_CAN_ROW_MAX, r, gps);
-			window_add(&ls->can_win, dst, len);
-			logfile_commit(&ls->can_csv, len);
-			if (ls->oldest_unflushed_rx_mono_ns == 0)
-				ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
-		} else {
-			logfile_count_dropped(&ls->can_csv, 1, 0);
-		}
-		dst = logfile_reserve(&ls->candump, CANDUMP_LINE_MAX + 16);
-		if (dst) {
-			len = candump_line(dst, CANDUMP_LINE_MAX + 16, r->rx_real_ns, ls->conf.ifname, &r->u.can);
-			logfile_commit(&ls->candump, len);
-		} else {
-			logfile_count_dropped(&ls->candump, 1, 0);
-		}
+		LOG_ROW(ls, ls->can_csv, CSV_CAN_ROW_MAX, csv_can_row(dst, CSV_CAN_ROW_MAX, r, &ls->gps));
+		if (ls->oldest_unflushed_rx_mono_ns == 0)
+			ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
+		LOG_ROW(ls, ls->candump, CANDUMP_LINE_MAX + 16,
+			candump_line(dst, CANDUMP_LINE_MAX + 16, r->rx_real_ns, ls->conf.ifname, &r->u.can));
 		V2X_TP(log_row, r->seq, r->rx_mono_ns);
 	} else if (r->type == REC_GPS) {
-		ls->fix = r->u.gps;
-		ls->have_fix = 1;
-		csv_gps_suffix_update(gps, &ls->fix);
-		dst = logfile_reserve(&ls->gps_csv, CSV_GPS_ROW_MAX);
-		if (dst) {
-			len = csv_gps_row(dst, CSV_GPS_ROW_MAX, r->rx_real_ns, &r->u.gps);
-			window_add(&ls->gps_win, dst, len);
-			logfile_commit(&ls->gps_csv, len);
-		} else {
-			logfile_count_dropped(&ls->gps_csv, 1, 0);
-		}
+		csv_gps_suffix_update(&ls->gps, &r->u.gps);
+		LOG_ROW(ls, ls->gps_csv, CSV_GPS_ROW_MAX, csv_gps_row(dst, CSV_GPS_ROW_MAX, r->rx_real_ns, &r->u.gps));
 	}
+}
+
+/* One line from a producer: appended whole to the file it names. */
+static void log_line(struct log_stage *ls, struct log_input *in, const struct log_line *l)
+{
+	if (l->sink >= in->n_sinks || l->len == 0 || l->len > LOG_LINE_MAX || l->text[l->len - 1] != '\n') {
+		rt_count(&in->bad_lines, 1);
+		return;
+	}
+	(void)logfile_append(&ls->sinks[in->first_sink + l->sink].file, l->text, l->len); /* -ENOBUFS: counted */
 }
 
 static void tick(struct log_stage *ls, uint64_t now)
 {
 	int64_t real = rt_real_ns();
-	uint64_t before = rt_counter_get(&ls->can_csv.stats.flushes);
 
-	logfile_tick(&ls->can_csv, now, real);
-	if (rt_counter_get(&ls->can_csv.stats.flushes) != before && ls->oldest_unflushed_rx_mono_ns) {
-		/* Every row of that buffer is in the file now: record the oldest row's wait. */
-		rt_hist_record(&ls->rx_to_file_ns, rt_mono_ns() - ls->oldest_unflushed_rx_mono_ns);
-		ls->oldest_unflushed_rx_mono_ns = 0;
+	for (size_t i = 0; i < ls->n_sinks; i++) {
+		struct log_sink *sk = &ls->sinks[i];
+		if ((int)i == ls->can_csv) {
+			uint64_t before = rt_counter_get(&sk->file.stats.flushes);
+			logfile_tick(&sk->file, now, real);
+			if (rt_counter_get(&sk->file.stats.flushes) != before && ls->oldest_unflushed_rx_mono_ns) {
+				/* Every row of that buffer is in the file now: record the oldest row's wait. */
+				rt_hist_record(&ls->rx_to_file_ns, rt_mono_ns() - ls->oldest_unflushed_rx_mono_ns);
+				ls->oldest_unflushed_rx_mono_ns = 0;
+			}
+		} else {
+			logfile_tick(&sk->file, now, real);
+		}
 	}
-	logfile_tick(&ls->candump, now, real);
-	logfile_tick(&ls->gps_csv, now, real);
-	if (ls->state)
-		logfile_tick(&ls->merged, now, real);
 	if (now >= ls->next_snapshot_mono_ns) {
-		snapshot(ls, LOG_SNAP_CAN);
-		snapshot(ls, LOG_SNAP_GPS);
+		for (size_t i = 0; i < ls->n_sinks; i++)
+			if (ls->sinks[i].snap >= 0)
+				rt_snap_take(&ls->snaps, ls->sinks[i].snap);
 		ls->next_snapshot_mono_ns = now + ls->conf.snapshot_ns;
 	}
-	if (ls->state && now >= ls->next_merged_mono_ns) {
+	if (ls->merged >= 0 && now >= ls->next_merged_mono_ns) {
 		merged_row(ls);
 		ls->next_merged_mono_ns = now + ls->conf.merged_ns;
 	}
 }
 
+static bool any_ready(void *arg)
+{
+	struct log_stage *ls = arg;
+	for (size_t i = 0; i < ls->n_inputs; i++)
+		if (ring_ready(ls->inputs[i].ring))
+			return true;
+	return false;
+}
+
+/* Takes up to LOG_PEEK_MAX units from input i.  Returns how many. */
+static size_t drain_input(struct log_stage *ls, struct log_input *in)
+{
+	size_t n;
+	const void *p = ring_peek(in->ring, &n);
+
+	if (n == 0)
+		return 0;
+	if (n > LOG_PEEK_MAX)
+		n = LOG_PEEK_MAX;
+	uint64_t now;
+	if (in->lines) {
+		const struct log_line *lines = p;
+		for (size_t k = 0; k < n; k++)
+			log_line(ls, in, &lines[k]);
+		now = rt_mono_ns();
+		for (size_t k = 0; k < n; k++)
+			if (lines[k].rx_mono_ns)
+				rt_hist_record(&ls->rx_to_logged_ns, now - lines[k].rx_mono_ns);
+	} else {
+		const struct rx_record *recs = p;
+		for (size_t k = 0; k < n; k++)
+			log_record(ls, &recs[k]);
+		now = rt_mono_ns();
+		for (size_t k = 0; k < n; k++)
+			rt_hist_record(&ls->rx_to_logged_ns, now - recs[k].rx_mono_ns);
+	}
+	rt_count(&ls->ctr.in, n);
+	rt_count(&ls->ctr.out, n);
+	ring_release(in->ring, n);
+	return n;
+}
+
 void *log_stage_thread(void *arg)
 {
 	struct log_stage *ls = arg;
-	struct csv_gps_suffix gps;
 	uint64_t now = rt_mono_ns();
 
 	rcu_register_thread();
-	csv_gps_suffix_init(&gps);
 	ls->next_snapshot_mono_ns = now + ls->conf.snapshot_ns;
 	ls->next_merged_mono_ns = now + ls->conf.merged_ns;
-	/* Wake at least every LOG_TICK_NS for flushes and snapshots when no record comes. */
-	const int64_t idle_ns = LOG_TICK_NS;
-
 	for (;;) {
-		size_t n;
-		const struct rx_record *recs = ring_peek(ls->in, &n);
+		size_t got = 0;
+		bool drained = true;
 
-		if (n == 0) {
-			if (ring_is_drained(ls->in))
-				break;
-			tick(ls, rt_mono_ns());
-			(void)ring_wait(ls->in, idle_ns);
-			continue;
+		for (size_t i = 0; i < ls->n_inputs; i++) {
+			got += drain_input(ls, &ls->inputs[i]);
+			drained &= ring_is_drained(ls->inputs[i].ring);
 		}
-		for (size_t i = 0; i < n; i++)
-			log_record(ls, &recs[i], &gps);
-		now = rt_mono_ns();
-		for (size_t i = 0; i < n; i++)
-			rt_hist_record(&ls->rx_to_logged_ns, now - recs[i].rx_mono_ns);
-		rt_count(&ls->ctr.in, n);
-		rt_count(&ls->ctr.out, n);
-		ring_release(ls->in, n);
-		tick(ls, now);
+		tick(ls, rt_mono_ns());
+		if (got)
+			continue;
+		if (drained)
+			break;
+		/* Wake at least every LOG_TICK_NS for flushes and snapshots when nothing comes. */
+		(void)rt_waiter_wait(ls->waiter, any_ready, ls, LOG_TICK_NS);
 	}
 	/* Drained: the last snapshots show the final rows; then every file is flushed and fsynced. */
-	snapshot(ls, LOG_SNAP_CAN);
-	snapshot(ls, LOG_SNAP_GPS);
-	if (ls->state)
+	for (size_t i = 0; i < ls->n_sinks; i++)
+		if (ls->sinks[i].snap >= 0)
+			rt_snap_take(&ls->snaps, ls->sinks[i].snap);
+	if (ls->merged >= 0)
 		merged_row(ls);
-	struct logfile *files[4] = {&ls->can_csv, &ls->candump, &ls->gps_csv, &ls->merged};
-	for (int i = 0; i < (ls->state ? 4 : 3); i++) {
-		int rc = logfile_close(files[i]);
+	uint64_t lost = 0;
+	for (size_t i = 0; i < ls->n_sinks; i++) {
+		int rc = logfile_close(&ls->sinks[i].file);
 		int none = 0;
 		if (rc < 0)
 			atomic_compare_exchange_strong(&ls->close_errno, &none, -rc);
+		lost += file_lost(&ls->sinks[i].file);
 	}
 	if (ls->oldest_unflushed_rx_mono_ns) {
 		rt_hist_record(&ls->rx_to_file_ns, rt_mono_ns() - ls->oldest_unflushed_rx_mono_ns);
 		ls->oldest_unflushed_rx_mono_ns = 0;
 	}
 	/* The io thread writes what was handed over, then ends; log_stage_fini() joins it. */
-	atomic_store_explicit(&ls->io_stop, 1, memory_order_release);
-	rt_waiter_kick(&ls->io_waiter);
-	V2X_TP(stage_stop, "log", rt_counter_get(&ls->ctr.in), rt_counter_get(&ls->ctr.out),
-	       file_lost(&ls->can_csv) + file_lost(&ls->candump) + file_lost(&ls->gps_csv) + file_lost(&ls->merged));
+	rt_snap_finish(&ls->snaps);
+	V2X_TP(stage_stop, "log", rt_counter_get(&ls->ctr.in), rt_counter_get(&ls->ctr.out), lost);
 	rcu_unregister_thread();
 	return NULL;
 }
 
-int log_stage_start_io(struct log_stage *ls)
-{
-	struct rt_thread_conf tc;
-
-	rt_thread_conf_init(&tc, "v2x-log-io");
-	tc.cpus = ls->conf.house_cpus; /* empty: any online CPU */
-	int rc = rt_thread_start(&ls->io_thread, &tc, io_thread, ls);
-	if (rc == 0)
-		ls->io_started = 1;
-	return rc;
-}
-
 int log_stage_fini(struct log_stage *ls)
 {
-	if (ls->io_started) {
-		/* normally set by the log thread when it finished; set here too for the paths where it never ran */
-		atomic_store_explicit(&ls->io_stop, 1, memory_order_release);
-		rt_waiter_kick(&ls->io_waiter);
-		rt_thread_join(&ls->io_thread);
-		ls->io_started = 0;
-	}
-	/* Files the log thread did not close (it never ran): flushed and closed here.  Safe on closed files. */
-	logfile_close(&ls->can_csv);
-	logfile_close(&ls->candump);
-	logfile_close(&ls->gps_csv);
-	logfile_close(&ls->merged);
-	uint64_t lost = file_lost(&ls->can_csv) + file_lost(&ls->candump) + file_lost(&ls->gps_csv) +
-			(ls->state ? file_lost(&ls->merged) : 0);
-	int fd;
+	uint64_t lost = 0;
 
-	while (ls->sync_req.slots && ring_pop(&ls->sync_req, &fd))
-		close(fd);
-	window_fini(&ls->can_win);
-	window_fini(&ls->gps_win);
-	for (unsigned i = 0; i < LOG_SNAP_BUFFERS; i++) {
-		free(ls->bufs[i].data);
-		ls->bufs[i].data = NULL;
+	/* Joins the io thread first: the fsyncs it still runs use descriptors of files closed below. */
+	rt_snap_fini(&ls->snaps);
+	ls->io_started = 0;
+	/* Files the log thread did not close (it never ran): flushed and closed here.  Safe on closed files. */
+	for (size_t i = 0; i < ls->n_sinks; i++) {
+		logfile_close(&ls->sinks[i].file);
+		lost += file_lost(&ls->sinks[i].file);
 	}
-	ring_fini(&ls->snap_free);
-	ring_fini(&ls->snap_full);
-	ring_fini(&ls->sync_req);
 	return lost || atomic_load(&ls->close_errno) ? -EIO : 0;
+}
+
+static uint64_t sink_lost(struct log_stage *ls, int i)
+{
+	return i >= 0 ? file_lost(&ls->sinks[i].file) : 0;
 }
 
 void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st)
@@ -507,32 +380,111 @@ void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st)
 		}
 		rcu_read_unlock();
 	}
-	st->disk_error = file_in_error(&ls->can_csv) || file_in_error(&ls->candump) ||
-			 file_in_error(&ls->gps_csv) || (ls->state && file_in_error(&ls->merged));
-	st->rows_lost_can = file_lost(&ls->can_csv);
-	st->rows_lost_candump = file_lost(&ls->candump);
-	st->rows_lost_gps = file_lost(&ls->gps_csv);
-	st->rows_lost_merged = ls->state ? file_lost(&ls->merged) : 0;
-	st->rows_lost = st->rows_lost_can + st->rows_lost_candump + st->rows_lost_gps + st->rows_lost_merged;
+	for (size_t i = 0; i < ls->n_sinks; i++) {
+		st->disk_error |= file_in_error(&ls->sinks[i].file);
+		st->rows_lost += file_lost(&ls->sinks[i].file);
+		st->rotate_errors += rt_counter_get(&ls->sinks[i].file.stats.rotate_errors);
+	}
+	st->rows_lost_can = sink_lost(ls, ls->can_csv);
+	st->rows_lost_candump = sink_lost(ls, ls->candump);
+	st->rows_lost_gps = sink_lost(ls, ls->gps_csv);
+	st->rows_lost_merged = sink_lost(ls, ls->merged);
 	st->close_errno = atomic_load_explicit(&ls->close_errno, memory_order_relaxed);
-	st->snapshots_written = rt_counter_get(&ls->snapshots_written);
-	st->snapshots_skipped = rt_counter_get(&ls->snapshots_skipped);
+	st->snapshots_written = rt_counter_get(&ls->snaps.written);
+	st->snapshots_skipped = rt_counter_get(&ls->snaps.skipped);
+	st->snapshot_errors = rt_counter_get(&ls->snaps.errors);
+	st->snapshot_error = rt_snap_in_error(&ls->snaps);
 }
 
 void log_stage_report(struct log_stage *ls)
 {
-	static const char *const names[4] = {"can_data.csv", "candump log", "gps_data.csv", "merged_can_data"};
-	struct logfile *files[4] = {&ls->can_csv, &ls->candump, &ls->gps_csv, &ls->merged};
-
-	for (int i = 0; i < 4; i++) {
-		if (i == 3 && !ls->state)
-			break;
-		unsigned ev = logfile_events_take(files[i]);
+	for (size_t i = 0; i < ls->n_sinks; i++) {
+		struct log_sink *sk = &ls->sinks[i];
+		unsigned ev = logfile_events_take(&sk->file);
 		if (ev & LOGFILE_EV_ERROR)
-			rt_err("%s: write failed: %s; rows are kept in memory and retried, and counted when lost", names[i],
-			       strerror((int)rt_counter_get(&files[i]->stats.last_errno)));
+			rt_err("%s: write failed: %s; rows are kept in memory and retried, and counted when lost", sk->name,
+			       strerror((int)rt_counter_get(&sk->file.stats.last_errno)));
 		if (ev & LOGFILE_EV_RECOVERED)
-			rt_warn("%s: writing again; %llu rows lost so far", names[i],
-				(unsigned long long)file_lost(files[i]));
+			rt_warn("%s: writing again; %llu rows lost so far", sk->name,
+				(unsigned long long)file_lost(&sk->file));
 	}
+	unsigned sev = rt_snap_events_take(&ls->snaps);
+	if (sev & RT_SNAP_EV_ERROR)
+		rt_err("snapshots in %s: writing failed: %s; the previous snapshot files stay as they were, retried every "
+		       "%llu s", ls->conf.out_dir, strerror((int)rt_counter_get(&ls->snaps.last_errno)),
+		       (unsigned long long)(ls->conf.snapshot_ns / RT_NS_PER_SEC));
+	if (sev & RT_SNAP_EV_RECOVERED)
+		rt_warn("snapshots in %s: written again (%llu failed so far)", ls->conf.out_dir,
+			(unsigned long long)rt_counter_get(&ls->snaps.errors));
 }
+
+static int log_stage_pipeline_init(void *self, const struct rt_stage_env *env)
+{
+	const struct log_line_sinks *sinks[RT_PIPELINE_MAX_PORTS];
+	char key[64];
+
+	for (size_t i = 0; i < env->n_in; i++) {
+		snprintf(key, sizeof(key), "log_sinks.%s", env->in_from[i]);
+		sinks[i] = rt_pipeline_lookup(env->pipeline, key);
+	}
+	return log_stage_init(self, env->conf, env->in, sinks, env->n_in, env->waiter,
+			      rt_pipeline_lookup(env->pipeline, "vstate"));
+}
+
+static void log_stage_pipeline_fini(void *self)
+{
+	(void)log_stage_fini(self);
+}
+
+static void log_conf_defaults(void *conf)
+{
+	log_stage_conf_init(conf);
+}
+
+static const struct rt_config_key log_keys[] = {
+	{.section = "log", .key = "out", .type = RT_CONFIG_PATH, RT_CONFIG_FIELD(struct log_stage_conf, out_dir),
+	 .opt = "out", .help = "output directory (created if missing)"},
+	{.section = "log", .key = "flush_ms", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct log_stage_conf, flush_ns),
+	 .unit = "ms", .umin = 1, .umax = 60000, .opt = "flush-ms", .help = "write buffered rows at least this often"},
+	{.section = "log", .key = "fsync_ms", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct log_stage_conf, fsync_ns),
+	 .unit = "ms", .umin = 1, .umax = 3600000, .opt = "fsync-ms", .help = "fsync the files this often"},
+	{.section = "log", .key = "rotate_mb", .type = RT_CONFIG_SIZE, RT_CONFIG_FIELD(struct log_stage_conf, rotate_bytes),
+	 .unit = "MiB", .umin = 0, .umax = 1u << 20, .opt = "rotate-mb",
+	 .help = "roll can_data.csv, gps_data.csv and the candump log at this size (0: never)"},
+	{.section = "log", .key = "rotate_hourly", .type = RT_CONFIG_BOOL,
+	 RT_CONFIG_FIELD(struct log_stage_conf, rotate_hourly), .opt = "rotate-hourly", .help = "roll them every hour"},
+	{.section = "log", .key = "snapshot_s", .type = RT_CONFIG_DURATION,
+	 RT_CONFIG_FIELD(struct log_stage_conf, snapshot_ns), .unit = "s", .umin = 1, .umax = 86400, .opt = "snapshot-s",
+	 .help = "rewrite can_data_snapshot.csv and gps_data_snapshot.csv this often"},
+	{.section = "log", .key = "snapshot_rows", .type = RT_CONFIG_UINT,
+	 RT_CONFIG_FIELD(struct log_stage_conf, snapshot_rows), .umin = 1, .umax = 1000000, .unit = "rows",
+	 .opt = "snapshot-rows", .help = "rows in a snapshot"},
+	{.section = "log", .key = "merged_s", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct log_stage_conf, merged_ns),
+	 .unit = "s", .umin = 1, .umax = 86400, .opt = "merged-s", .help = "one merged_can_data row this often"},
+	{.section = "log", .key = "buffer_kb", .type = RT_CONFIG_SIZE, RT_CONFIG_FIELD(struct log_stage_conf, buffer_bytes),
+	 .unit = "KiB", .umin = 0, .umax = 1u << 20, .opt = "log-buffer-kb",
+	 .help = "memory buffer per file (0: 4096 for the CAN files, 512 others); rows wait there while the disk is full"},
+	{.section = "log", .key = "ifname", .type = RT_CONFIG_STRING, RT_CONFIG_FIELD(struct log_stage_conf, ifname),
+	 .umax = 15, .opt = "ifname", .help = "interface name written in the candump log"},
+	{.section = "log", .key = "io_cpus", .type = RT_CONFIG_CPUSET, RT_CONFIG_FIELD(struct log_stage_conf, house_cpus),
+	 .help = "CPUs of the snapshot and fsync thread (empty: those of [control] cpus)"},
+	RT_CONFIG_SCHED_KEYS("log", struct log_stage_conf, sched),
+};
+
+const struct rt_config_table log_config = {
+	.name = "log",
+	.keys = log_keys,
+	.n_keys = sizeof(log_keys) / sizeof(log_keys[0]),
+	.conf_size = sizeof(struct log_stage_conf),
+	.defaults = log_conf_defaults,
+};
+
+const struct rt_stage_desc log_stage = {
+	.name = "log",
+	.size = sizeof(struct log_stage),
+	.init = log_stage_pipeline_init,
+	.thread = log_stage_thread,
+	.fini = log_stage_pipeline_fini,
+	.config = &log_config,
+	.sched_offset = offsetof(struct log_stage_conf, sched),
+};

@@ -103,8 +103,8 @@ static void test_unplug_replug_loses_nothing(void **state)
 	struct ring rx_ring, out_ring;
 	struct rt_waiter dec_waiter, col_waiter;
 	struct rt_stop stop;
-	struct can_rx *rx = calloc(1, sizeof(*rx));
-	struct decode_stage *dec = calloc(1, sizeof(*dec));
+	struct can_rx *rx = test_zalloc_aligned(sizeof(*rx));
+	struct decode_stage *dec = test_zalloc_aligned(sizeof(*dec));
 	struct collector col = {.recs = calloc(MAX_RECS, sizeof(struct rx_record))};
 	struct can_rx_conf conf;
 	struct decoder *decoder;
@@ -126,7 +126,10 @@ static void test_unplug_replug_loses_nothing(void **state)
 	assert_int_equal(ring_init(&out_ring, "out", sizeof(struct rx_record), 4096, &col_waiter), 0);
 	col.in = &out_ring;
 	can_rx_conf_init(&conf, link);
-	assert_int_equal(can_rx_init(rx, &conf, &rx_ring, &stop), 0);
+	struct rt_waiter rx_waiter;
+	struct ring *outs[1] = {&rx_ring};
+	assert_int_equal(rt_waiter_init(&rx_waiter, RT_WAIT_EVENTFD, 0), 0);
+	assert_int_equal(can_rx_init(rx, &conf, outs, 1, &rx_waiter, &stop), 0);
 	assert_int_equal(decode_stage_init(dec, decoder, &rx_ring, &dec_waiter, &out_ring), 0);
 
 	/* plugged in before the reader starts */
@@ -205,6 +208,7 @@ static void test_unplug_replug_loses_nothing(void **state)
 	test_pty_close(&p);
 	decode_stage_fini(dec);
 	can_rx_fini(rx);
+	rt_waiter_fini(&rx_waiter);
 	ring_fini(&rx_ring);
 	ring_fini(&out_ring);
 	decoder_destroy(decoder);

@@ -260,3 +260,12 @@ char *test_read_file(const char *path, size_t *len)
 		*len = n;
 	return buf;
 }
+
+void *test_zalloc_aligned(size_t size)
+{
+	size_t rounded = (size + 63) / 64 * 64;
+	void *p = aligned_alloc(64, rounded);
+	if (p)
+		memset(p, 0, rounded);
+	return p;
+}

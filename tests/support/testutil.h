@@ -69,4 +69,8 @@ void test_sleep_ms(int ms);
 /* Returns CLOCK_MONOTONIC in ms. */
 int64_t test_now_ms(void);
 
+/* Zeroed memory aligned to a cache line (64 bytes), for structs that embed rings or waiters (calloc only gives 16).
+ * Free with free(). */
+void *test_zalloc_aligned(size_t size);
+
 #endif

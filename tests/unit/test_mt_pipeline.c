@@ -138,11 +138,13 @@ static int src_init(void *s, const struct rt_stage_env *e) { return fake_init(s,
 static int mid_init(void *s, const struct rt_stage_env *e) { return fake_init(s, e, 1, "mid"); }
 static int sink_init(void *s, const struct rt_stage_env *e) { return fake_init(s, e, 2, "sink"); }
 
-static const struct rt_stage_desc stages[] = {
-	{.name = "src", .size = sizeof(struct fake), .init = src_init, .thread = src_thread, .fini = fake_fini},
-	{.name = "mid", .size = sizeof(struct fake), .init = mid_init, .thread = relay_thread, .fini = fake_fini},
-	{.name = "sink", .size = sizeof(struct fake), .init = sink_init, .thread = relay_thread, .fini = fake_fini},
-};
+static const struct rt_stage_desc src_desc = {
+	.name = "src", .size = sizeof(struct fake), .init = src_init, .thread = src_thread, .fini = fake_fini};
+static const struct rt_stage_desc mid_desc = {
+	.name = "mid", .size = sizeof(struct fake), .init = mid_init, .thread = relay_thread, .fini = fake_fini};
+static const struct rt_stage_desc sink_desc = {
+	.name = "sink", .size = sizeof(struct fake), .init = sink_init, .thread = relay_thread, .fini = fake_fini};
+static const struct rt_stage_desc *const stages[] = {&src_desc, &mid_desc, &sink_desc};
 static const struct rt_ring_desc rings[] = {
 	{.from = "src", .to = "mid", .rec_size = sizeof(uint64_t)},
 	{.from = "mid", .to = "sink", .rec_size = sizeof(uint64_t)},
@@ -247,7 +249,7 @@ static void test_start_failure_undone(void **st)
 			assert_false(rt_pipeline_running(p, i));
 		for (int i = 0; i < 3; i++) {
 			char s[24];
-			snprintf(s, sizeof(s), "start %s", stages[i].name);
+			snprintf(s, sizeof(s), "start %s", stages[i]->name);
 			if ((i > k) != (find_note(s) >= 0))
 				fail_msg("failure at stage %d: '%s' %s", k, s, i > k ? "missing" : "present");
 		}
@@ -263,8 +265,8 @@ static void test_bad_declarations(void **st)
 	struct rt_pipeline *p;
 	static const struct rt_ring_desc unknown[] = {{.from = "src", .to = "nowhere", .rec_size = 8}};
 	static const struct rt_ring_desc self_loop[] = {{.from = "mid", .to = "mid", .rec_size = 8}};
-	static const struct rt_stage_desc dup[] = {
-		{.name = "a", .size = 8, .thread = relay_thread}, {.name = "a", .size = 8, .thread = relay_thread}};
+	static const struct rt_stage_desc a = {.name = "a", .size = 8, .thread = relay_thread};
+	static const struct rt_stage_desc *const dup[] = {&a, &a};
 	assert_int_equal(rt_pipeline_create(&p, stages, 3, unknown, 1), -EINVAL);
 	assert_null(p);
 	assert_int_equal(rt_pipeline_create(&p, stages, 3, self_loop, 1), -EINVAL);

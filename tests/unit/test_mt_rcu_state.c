@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <urcu.h>
 
+#include "tests/support/testutil.h"
 #include "rt/clock.h"
 #include "rt/rcu_state.h"
 #include "rt/wait.h"
@@ -80,7 +81,7 @@ static void *reader(void *arg)
 static void test_publish_and_read(void **st)
 {
 	(void)st;
-	struct ctx *c = calloc(1, sizeof(*c));
+	struct ctx *c = test_zalloc_aligned(sizeof(*c));
 	assert_non_null(c);
 	assert_int_equal(rcu_pub_init(&c->pub, sizeof(struct snap), POOL), 0);
 	/* The initial snapshot is all zero, generation 0. */

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "tests/support/testutil.h"
 #include "rt/clock.h"
 #include "rt/ring.h"
 
@@ -156,7 +157,7 @@ static void *consumer(void *arg)
 
 static void run(enum rt_wait_mode mode, bool batch)
 {
-	struct stress *s = calloc(1, sizeof(*s));
+	struct stress *s = test_zalloc_aligned(sizeof(*s));
 	assert_non_null(s);
 	s->batch = batch;
 	s->n = STRESS_N;

@@ -1,0 +1,45 @@
+/*
+ * stages.c - the vehicle pipeline, as rt/pipeline.h runs it:
+ *
+ *   ESP32(1) tty -> can_rx --ring--> decode -> publishes the vehicle state ("vstate", RCU)
+ *                         \--ring--> log -> can_data.csv, candump log, gps_data.csv, snapshots, merged rows
+ *
+ * can_rx gives every record to both rings, so the CSV rows never wait behind decoding and decoding (and the
+ * published state) never waits behind the disk.  A new stage is one line here (and its rings), its own folder, and
+ * its configuration table.
+ */
+#include "programs/v2xd/v2xd.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "stages/can_rx/can_rx.h"
+#include "stages/decode/decode_stage.h"
+#include "stages/log/log_stage.h"
+#include "vehicle/record.h"
+
+const struct rt_stage_desc *const v2xd_stages[] = {
+	&can_rx_stage,
+	&decode_stage,
+	&log_stage,
+};
+const size_t v2xd_n_stages = sizeof(v2xd_stages) / sizeof(v2xd_stages[0]);
+
+const struct rt_ring_desc v2xd_rings[] = {
+	{.from = "can_rx", .to = "decode", .rec_size = sizeof(struct rx_record)},
+	{.from = "can_rx", .to = "log", .rec_size = sizeof(struct rx_record)},
+};
+const size_t v2xd_n_rings = sizeof(v2xd_rings) / sizeof(v2xd_rings[0]);
+
+int v2xd_framing_parse(const char *s, enum framer_mode *out)
+{
+	if (strcmp(s, "auto") == 0)
+		*out = FRAMER_AUTO;
+	else if (strcmp(s, "text") == 0)
+		*out = FRAMER_TEXT;
+	else if (strcmp(s, "v2") == 0)
+		*out = FRAMER_V2;
+	else
+		return -EINVAL;
+	return 0;
+}
