@@ -1,0 +1,182 @@
+/*
+ * test_mt_log_stage.c - the log stage with several producers: a receive stage's records (CAN frames and GPS fixes
+ * in one ring) and a second producer's lines for two files it declares, each on its own thread.  Every row arrives
+ * in its producer's order, the stage ends only when every input is drained (one producer closing early does not
+ * end it), and each file holds exactly its rows.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rt/clock.h"
+#include "rt/ring.h"
+#include "rt/thread.h"
+#include "stages/log/log_stage.h"
+#include "tests/support/testutil.h"
+
+#define FRAMES 20000
+#define LINES 5000
+
+static const struct log_line_sink line_files[] = {
+	{.base = "alpha", .ext = ".csv", .naming = LOGFILE_FIXED, .header = "a,n\n"},
+	{.base = "beta", .ext = ".csv", .naming = LOGFILE_FIXED, .header = "b,n\n"},
+};
+static const struct log_line_sinks line_sinks = {.sinks = line_files, .n = 2};
+
+struct producers {
+	struct ring *records, *lines;
+	_Atomic int lines_closed;
+};
+
+static void *records_thread(void *arg)
+{
+	struct producers *p = arg;
+	for (uint64_t i = 1; i <= FRAMES; i++) {
+		struct rx_record r;
+		memset(&r, 0, sizeof(r));
+		r.seq = i;
+		r.rx_mono_ns = rt_mono_ns();
+		r.rx_real_ns = 1700000000LL * 1000000000LL + (int64_t)i * 1000000;
+		r.type = REC_CAN;
+		r.u.can.id = 0x155;
+		r.u.can.dlc = 8;
+		memcpy(r.u.can.data, &i, sizeof(i));
+		ring_push_all(p->records, &r, 1, 60 * RT_NS_PER_SEC);
+	}
+	/* The records' producer keeps its ring open until the line producer has closed its own: "drained" must mean
+	 * every input, not the first one to close. */
+	while (!atomic_load(&p->lines_closed))
+		rt_sleep_ns(RT_NS_PER_MS);
+	rt_sleep_ns(20 * RT_NS_PER_MS);
+	ring_close(p->records);
+	return NULL;
+}
+
+static void *lines_thread(void *arg)
+{
+	struct producers *p = arg;
+	for (int i = 1; i <= LINES; i++) {
+		struct log_line l;
+		memset(&l, 0, sizeof(l));
+		l.sink = (uint16_t)(i % 2);
+		int n = snprintf(l.text, sizeof(l.text), "%c,%d\n", i % 2 ? 'b' : 'a', i);
+		l.len = (uint16_t)n;
+		ring_push_all(p->lines, &l, 1, 60 * RT_NS_PER_SEC);
+	}
+	/* One malformed line (no newline) and one naming a file that does not exist: counted, not written. */
+	struct log_line bad;
+	memset(&bad, 0, sizeof(bad));
+	bad.len = 3;
+	memcpy(bad.text, "xyz", 3);
+	ring_push_all(p->lines, &bad, 1, 60 * RT_NS_PER_SEC);
+	bad.sink = 7;
+	bad.len = 2;
+	memcpy(bad.text, "q\n", 2);
+	ring_push_all(p->lines, &bad, 1, 60 * RT_NS_PER_SEC);
+	ring_close(p->lines);
+	atomic_store(&p->lines_closed, 1);
+	return NULL;
+}
+
+/* Checks that file holds header then rows whose second field increases by `step` from `first`. */
+static void check_file(const char *path, const char *header, size_t want_rows, long first, long step)
+{
+	size_t len;
+	char *t = test_read_file(path, &len);
+	assert_non_null(t);
+	assert_memory_equal(t, header, strlen(header));
+	char *p = t + strlen(header);
+	size_t rows = 0;
+	long expect = first;
+	while (p < t + len) {
+		char *nl = memchr(p, '\n', (size_t)(t + len - p));
+		assert_non_null(nl);
+		char *comma = memchr(p, ',', (size_t)(nl - p));
+		assert_non_null(comma);
+		assert_int_equal(strtol(comma + 1, NULL, 10), expect);
+		expect += step;
+		rows++;
+		p = nl + 1;
+	}
+	assert_int_equal(rows, want_rows);
+	free(t);
+}
+
+static void test_two_producers_order_and_drain(void **st)
+{
+	(void)st;
+	char dir[256], path[512];
+	struct log_stage *ls = test_zalloc_aligned(sizeof(*ls));
+	struct rt_waiter *w = test_zalloc_aligned(sizeof(*w));
+	struct ring *rec_ring = test_zalloc_aligned(sizeof(*rec_ring));
+	struct ring *line_ring = test_zalloc_aligned(sizeof(*line_ring));
+	struct log_stage_conf conf;
+	struct producers p = {.records = rec_ring, .lines = line_ring};
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "logmp"), 0);
+	log_stage_conf_init(&conf);
+	snprintf(conf.out_dir, sizeof(conf.out_dir), "%s", dir);
+	conf.snapshot_rows = 50;
+	assert_int_equal(rt_waiter_init(w, RT_WAIT_SLEEP, 0), 0);
+	/* Small rings: the producers are held back, so the log thread interleaves the inputs many times. */
+	assert_int_equal(ring_init(rec_ring, "can_rx->log", sizeof(struct rx_record), 256, w), 0);
+	assert_int_equal(ring_init(line_ring, "v2g->log", sizeof(struct log_line), 64, w), 0);
+	struct ring *ins[2] = {rec_ring, line_ring};
+	const struct log_line_sinks *sinks[2] = {NULL, &line_sinks};
+	assert_int_equal(log_stage_init(ls, &conf, ins, sinks, 2, w, NULL), 0);
+
+	struct rt_thread t_log, t_rec, t_lines;
+	struct rt_thread_conf tc;
+	rt_thread_conf_init(&tc, "t-log");
+	assert_int_equal(rt_thread_start(&t_log, &tc, log_stage_thread, ls), 0);
+	rt_thread_conf_init(&tc, "t-rec");
+	assert_int_equal(rt_thread_start(&t_rec, &tc, records_thread, &p), 0);
+	rt_thread_conf_init(&tc, "t-lines");
+	assert_int_equal(rt_thread_start(&t_lines, &tc, lines_thread, &p), 0);
+	rt_thread_join(&t_lines);
+	rt_thread_join(&t_rec);
+	rt_thread_join(&t_log); /* ends only once both inputs are closed and empty */
+	assert_true(ring_is_drained(rec_ring));
+	assert_true(ring_is_drained(line_ring));
+	assert_int_equal(rt_counter_get(&ls->inputs[1].bad_lines), 2);
+	assert_int_equal(rt_counter_get(&ls->ctr.in), FRAMES + LINES + 2);
+	assert_int_equal(log_stage_fini(ls), 0);
+
+	/* Per producer order: lines 2, 4, ... in alpha, 1, 3, ... in beta; frames in seq order in candump and csv. */
+	snprintf(path, sizeof(path), "%s/alpha.csv", dir);
+	check_file(path, "a,n\n", LINES / 2, 2, 2);
+	snprintf(path, sizeof(path), "%s/beta.csv", dir);
+	check_file(path, "b,n\n", LINES / 2, 1, 2);
+	size_t len;
+	snprintf(path, sizeof(path), "%s/can_data.csv", dir);
+	char *csv = test_read_file(path, &len);
+	assert_non_null(csv);
+	size_t rows = 0;
+	for (size_t i = 0; i < len; i++)
+		rows += csv[i] == '\n';
+	assert_int_equal(rows, FRAMES + 1); /* header + one row per frame */
+	free(csv);
+	ring_fini(rec_ring);
+	ring_fini(line_ring);
+	rt_waiter_fini(w);
+	free(rec_ring);
+	free(line_ring);
+	free(w);
+	free(ls);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_producers_order_and_drain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
