@@ -206,7 +206,19 @@ int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_fra
 	ev->v2 = frame;
 	uint64_t t_us = framer__dev_time(f, frame->seq, frame->dev_time_us);
 	switch (frame->type) {
+	case V2X_T_CAN_BATCH: {
+		/* The records come from framer__emit_v2(); here only the CAN frame numbers are checked. */
+		uint32_t first = (uint32_t)frame->payload[1] | (uint32_t)frame->payload[2] << 8 |
+				 (uint32_t)frame->payload[3] << 16 | (uint32_t)frame->payload[4] << 24;
+		if (f->can_known && (int32_t)(first - f->can_next) > 0)
+			f->can_lost += first - f->can_next;
+		f->can_known = 1;
+		f->can_next = first + frame->payload[0];
+		ev->kind = RX_EV_IGNORED;
+		return 0;
+	}
 	case V2X_T_CAN:
+		f->can_next++;
 		if (v2x_can_unpack(frame->payload, frame->len, &can) < 0) { /* cannot happen: decode checked it */
 			framer__reject(ev, RX_REJ_V2_PAYLOAD);
 			return 0;
@@ -242,6 +254,35 @@ int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_fra
 		ev->rec.dev_time_us = t_us;
 	}
 	return 0;
+}
+
+/* Emit the event of a decoded v2 unit; a V2X_T_CAN_BATCH frame becomes one REC_CAN record per entry, each at the
+ * frame's unwrapped device time + its offset, with dev_seq = the frame's seq. */
+static void framer__emit_v2(struct framer *f, const struct v2x_frame *frame, struct rx_event *ev, rx_emit_fn emit,
+			    void *ctx)
+{
+	struct v2x_can_entry e[V2X_CAN_BATCH_MAX];
+	uint32_t first;
+	int k;
+
+	if (ev->kind != RX_EV_IGNORED || !ev->v2 || frame->type != V2X_T_CAN_BATCH ||
+	    (k = v2x_can_batch_unpack(frame->payload, frame->len, &first, e, V2X_CAN_BATCH_MAX)) < 1) {
+		emit(ctx, ev);
+		return;
+	}
+	uint64_t base = f->dev_time_hi | f->dev_time; /* framer__dev_time() just unwrapped this frame's time */
+	for (int i = 0; i < k; i++) {
+		memset(&ev->rec, 0, sizeof(ev->rec));
+		ev->kind = RX_EV_RECORD;
+		ev->rec.type = REC_CAN;
+		ev->rec.flags = REC_F_DEV_TIME;
+		ev->rec.dev_seq = frame->seq;
+		ev->rec.dev_time_us = base + e[i].offset_us;
+		ev->rec.u.can.id = e[i].can.id;
+		ev->rec.u.can.dlc = e[i].can.dlc;
+		memcpy(ev->rec.u.can.data, e[i].can.data, sizeof(e[i].can.data));
+		emit(ctx, ev);
+	}
 }
 
 /* --- units ------------------------------------------------------------------------------------------------------ */
@@ -382,7 +423,7 @@ static void framer__auto_frame_at(struct framer *f, size_t at, rx_emit_fn emit, 
 		framer__pieces(f, prefix, at, emit, ctx);
 	framer_parse_v2(f, unit, un, &frame, &ev);
 	f->mode = FRAMER_V2;
-	emit(ctx, &ev);
+	framer__emit_v2(f, &frame, &ev, emit, ctx);
 }
 
 /*
@@ -606,7 +647,7 @@ static void framer__fixed_feed(struct framer *f, const uint8_t *p, size_t n, rx_
 			if (!f->dead && f->len) {
 				if (v2) {
 					framer_parse_v2(f, f->buf, f->len, &frame, &ev);
-					emit(ctx, &ev);
+					framer__emit_v2(f, &frame, &ev, emit, ctx);
 				} else {
 					framer__pieces(f, f->buf, f->len, emit, ctx);
 				}
@@ -635,7 +676,7 @@ void framer_finish(struct framer *f, rx_emit_fn emit, void *ctx)
 		if (!f->dead && f->len) {
 			if (f->mode == FRAMER_V2) {
 				framer_parse_v2(f, f->buf, f->len, &frame, &ev);
-				emit(ctx, &ev);
+				framer__emit_v2(f, &frame, &ev, emit, ctx);
 			} else {
 				framer__pieces(f, f->buf, f->len, emit, ctx);
 			}

@@ -23,8 +23,11 @@
  * _BINARY for such bytes, else the sentence's reason.
  *
  * V2 frames: REC_CAN for V2X_T_CAN, REC_GPS for V2X_T_NMEA (through the same NMEA parser and merged fix), REC_STATUS
- * for V2X_T_STATUS (HDOP 0xFFFF -> 99.99; the device counters are in ev->v2); every other type -> RX_EV_IGNORED with
- * ev->v2 set, for the hub stage.  Records get REC_F_DEV_TIME, dev_seq = the frame's seq and dev_time_us = the
+ * for V2X_T_STATUS (HDOP 0xFFFF -> 99.99; the device counters are in ev->v2); a V2X_T_CAN_BATCH frame is the one
+ * unit that yields several events: one REC_CAN record per entry, in order, each with dev_time_us = the frame's
+ * unwrapped device time + the entry's offset and dev_seq = the frame's seq (per-CAN-frame loss is counted from the
+ * batch's first_can numbers in f->can_lost; framer_parse_v2() alone returns it as RX_EV_IGNORED); every other type ->
+ * RX_EV_IGNORED with ev->v2 set, for the hub stage.  Records get REC_F_DEV_TIME, dev_seq = the frame's seq and dev_time_us = the
  * frame's 32-bit device time unwrapped to 64 bits (+2^32 whenever it goes backwards while seq goes forwards; a seq
  * that goes backwards means the device restarted, and the unwrap starts again from 0).  Decode errors map to
  * RX_REJ_V2_COBS / _SHORT / _CRC / _TYPE / _PAYLOAD (too long decoded = _PAYLOAD).
@@ -85,6 +88,9 @@ struct framer {
 	uint32_t dev_seq;      /* last v2 seq */
 	uint32_t dev_time;     /* last v2 dev_time_us */
 	uint64_t dev_time_hi;  /* wraps seen, << 32 */
+	uint8_t can_known;     /* a V2X_T_CAN_BATCH has been seen: can_next is meaningful */
+	uint32_t can_next;     /* next expected CAN frame number (v2x_proto.h: first_can; +1 per V2X_T_CAN) */
+	uint64_t can_lost;     /* CAN frames lost on the link, counted from first_can gaps (read by the can_rx stage) */
 	struct nmea_state nmea;
 	uint8_t buf[FRAMER_MAX_LINE + 2]; /* a unit, its CR, and room to see that it is too long */
 };

@@ -664,6 +664,68 @@ static void test_v2_type_payload_rejects(void **state)
 	assert_int_equal(c.ev[1].reason, RX_REJ_V2_PAYLOAD);
 }
 
+/* The receiver reads batches: worked example 1 (CAN frame number 0) then example 3 (numbers 1..3), in v2 and auto
+ * mode and in every split; then a batch whose first_can skips 5 frames counts them as lost. */
+static void test_framer_reads_batch(void **state)
+{
+	uint8_t stream[128];
+	size_t n = 0;
+
+	memcpy(stream + n, ex1_wire, sizeof(ex1_wire));
+	n += sizeof(ex1_wire);
+	memcpy(stream + n, ex3_wire, sizeof(ex3_wire));
+	n += sizeof(ex3_wire);
+	for (int mode = 0; mode < 2; mode++) {
+		for (size_t split = 0; split <= n; split++) {
+			struct framer f;
+			struct coll c;
+			memset(&c, 0, sizeof(c));
+			framer_init(&f, mode ? FRAMER_V2 : FRAMER_AUTO);
+			framer_feed(&f, stream, split, collect, &c);
+			framer_feed(&f, stream + split, n - split, collect, &c);
+			framer_finish(&f, collect, &c);
+			assert_int_equal(c.n, 4);
+			assert_int_equal(c.records, 4);
+			static const uint32_t ids[4] = {0x155, 0x155, 0x59B, 0xC0000123u};
+			static const uint64_t t[4] = {1000000, 1002000, 1002250, 1003000};
+			static const uint32_t seq[4] = {1, 2, 2, 2};
+			for (int i = 0; i < 4; i++) {
+				assert_int_equal(c.ev[i].rec.type, REC_CAN);
+				assert_int_equal(c.ev[i].rec.flags, REC_F_DEV_TIME);
+				assert_int_equal(c.ev[i].rec.u.can.id, ids[i]);
+				assert_true(c.ev[i].rec.dev_time_us == t[i]);
+				assert_int_equal(c.ev[i].rec.dev_seq, seq[i]);
+			}
+			assert_int_equal(c.ev[2].rec.u.can.dlc, 4);
+			assert_int_equal(c.ev[2].rec.u.can.data[3], 0x7E);
+			assert_int_equal(c.ev[2].rec.u.can.data[4], 0);
+			assert_int_equal(c.ev[3].rec.u.can.dlc, 0);
+			assert_true(f.can_lost == 0);
+			assert_int_equal(f.can_next, 4);
+		}
+	}
+	/* Next: a batch of one frame numbered 9 (4..8 lost), seq 4 (seq 3 lost). */
+	struct framer f;
+	struct coll c;
+	uint8_t payload[V2X_MAX_PAYLOAD], wire[V2X_WIRE_MAX];
+	memset(&c, 0, sizeof(c));
+	framer_init(&f, FRAMER_V2);
+	framer_feed(&f, stream, n, collect, &c);
+	int pl = v2x_can_batch_pack(9, ex3_entries, 1, payload, sizeof(payload));
+	int wl = v2x_frame_encode(V2X_T_CAN_BATCH, 4, 1004000, payload, (size_t)pl, wire, sizeof(wire));
+	framer_feed(&f, wire, (size_t)wl, collect, &c);
+	assert_int_equal(c.records, 5);
+	assert_true(f.can_lost == 5);
+	assert_int_equal(f.can_next, 10);
+	/* parse_v2 alone reports a batch as ignored, with the frame. */
+	struct v2x_frame fr;
+	struct rx_event ev;
+	framer_init(&f, FRAMER_V2);
+	assert_int_equal(framer_parse_v2(&f, ex3_wire, sizeof(ex3_wire) - 1, &fr, &ev), 0);
+	assert_int_equal(ev.kind, RX_EV_IGNORED);
+	assert_non_null(ev.v2);
+}
+
 static void test_dev_time_unwrap(void **state)
 {
 	struct framer f;
@@ -710,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_v2_rejects_and_types),
 		cmocka_unit_test(test_v2_type_payload_rejects),
 		cmocka_unit_test(test_dev_time_unwrap),
+		cmocka_unit_test(test_framer_reads_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
