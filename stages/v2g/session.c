@@ -75,6 +75,7 @@ void v2g_conf_defaults(struct v2g_conf *c)
 	c->sample_gap_max_ns = 2 * V2G__S;
 	c->ack_by_current = 0;
 	c->nearer_margin_m = 1.0;
+	c->save_period_ns = 10 * V2G__S;
 }
 
 static void v2g__sig_unknown(struct v2g_signals *g)
@@ -238,6 +239,12 @@ static int g_finished(const struct v2g__ctx *c)
 	return fell != 0; /* fell, or unknown while the bus is offline: the station's word is all there is */
 }
 
+/* Finishing, waiting for an acknowledgement from a station that fell silent. */
+static int g_silent_unacked(const struct v2g__ctx *c)
+{
+	return v2g__ack_expected(c->s->pending) && !c->s->acked && g_silent(c);
+}
+
 static int g_stop_timeout(const struct v2g__ctx *c)
 {
 	const struct v2g_session *s = c->s;
@@ -259,6 +266,8 @@ static int g_out_of_range(const struct v2g__ctx *c)
 /* ---- actions ---- */
 
 typedef void (*v2g_action_fn)(struct v2g__ctx *c);
+
+static void v2g__message(struct v2g__ctx *c, int stop);
 
 static void v2g__take_station(struct v2g_session *s, const struct v2g_candidate *k)
 {
@@ -298,8 +307,10 @@ static void a_begin(struct v2g__ctx *c)
 	v2g__take_station(s, c->in->nearest);
 }
 
+/* A nearer station takes over the negotiation: the one given up gets a stop, so it keeps no session open. */
 static void a_rematch(struct v2g__ctx *c)
 {
+	v2g__message(c, 1);
 	v2g__take_station(c->s, c->in->nearest);
 }
 
@@ -314,8 +325,6 @@ static void a_charge_start(struct v2g__ctx *c)
 	if (s->sig.power_req > s->power_req_max)
 		s->power_req_max = s->sig.power_req;
 }
-
-static void v2g__message(struct v2g__ctx *c, int stop);
 
 /* Enter finishing for reason r: the first stop request goes out at once (retries: v2g__periodic). */
 static void v2g__stop(struct v2g__ctx *c, enum v2g_end r)
@@ -345,11 +354,22 @@ static void a_stop_off(struct v2g__ctx *c)
 	v2g__stop(c, c->s->st_available == 0 ? V2G_END_STATION_REFUSED : V2G_END_DONE);
 }
 
+/* Energy of the interval since the last sample, at the last sample's current (the open end of the Riemann sum). */
+static double v2g__pending_kwh(const struct v2g_session *s, uint64_t now)
+{
+	if (!s->active || !s->int_valid || now <= s->last_int_ns || now - s->last_int_ns > s->conf.sample_gap_max_ns ||
+	    s->last_i <= 0)
+		return 0.0;
+	return s->last_i * s->last_v * (double)(now - s->last_int_ns) / 3.6e15;
+}
+
 static void v2g__end(struct v2g__ctx *c, enum v2g_end r)
 {
 	struct v2g_session *s = c->s;
 	struct v2g_record *rec = &s->rec;
 
+	rec->energy_batt_kwh += v2g__pending_kwh(s, c->now); /* the current flowed until now */
+	s->last_int_ns = c->now;
 	rec->reason = r;
 	rec->end_real_ns = c->now_real;
 	rec->duration_ns = v2g__age(c->now, s->start_mono_ns) + s->restored_ns;
@@ -374,6 +394,11 @@ static void a_end_unplugged(struct v2g__ctx *c)
 static void a_end_pending(struct v2g__ctx *c)
 {
 	v2g__end(c, c->s->pending);
+}
+
+static void a_end_lost(struct v2g__ctx *c)
+{
+	v2g__end(c, V2G_END_STATION_LOST);
 }
 
 static void a_end_no_ack(struct v2g__ctx *c)
@@ -447,6 +472,7 @@ static const struct v2g_row v2g__table[] = {
 
 	{ V2G_ST_FINISHING, V2G_E_UNPLUG, g_unplug, a_end_pending, V2G_ST_DEPARTING },
 	{ V2G_ST_FINISHING, V2G_E_FINISHED, g_finished, a_end_pending, V2G__BY_REASON },
+	{ V2G_ST_FINISHING, V2G_E_STATION_SILENT, g_silent_unacked, a_end_lost, V2G_ST_FAULT },
 	{ V2G_ST_FINISHING, V2G_E_STOP_TIMEOUT, g_stop_timeout, a_end_no_ack, V2G__BY_REASON },
 	{ V2G_ST_FINISHING, V2G_E_FALL_TIMEOUT, g_fall_timeout, a_end_fall_timeout, V2G_ST_FAULT },
 
@@ -568,9 +594,11 @@ static int v2g__absorb(struct v2g_session *s, const struct v2g_input *in, uint64
 static void v2g__message(struct v2g__ctx *c, int stop)
 {
 	struct v2g_session *s = c->s;
-	struct hub_v2g_msg *m = &c->out->msg;
+	struct hub_v2g_msg *m;
 
-	c->out->send = 1;
+	if (c->out->n_send >= sizeof(c->out->msg) / sizeof(c->out->msg[0]))
+		return; /* cannot happen: at most one cancel and one message per step */
+	m = &c->out->msg[c->out->n_send++];
 	memcpy(m->station_mac, s->mac, 6);
 	m->desired_soc = (float)s->desired_soc;
 	m->ready_to_charge = !stop && (s->state == V2G_ST_NEGOTIATING || s->state == V2G_ST_CHARGING ||
@@ -649,6 +677,10 @@ int v2g_step(struct v2g_session *s, const struct v2g_input *in, uint64_t now_mon
 	if (!s->active)
 		s->user_stop = 0;
 	v2g__periodic(&c);
+	if (s->active && v2g__age(now_mono_ns, s->last_save_ns) >= s->conf.save_period_ns)
+		out->save = 1;
+	if (out->save)
+		s->last_save_ns = now_mono_ns;
 	return n;
 }
 
@@ -733,9 +765,13 @@ int v2g_save(const struct v2g_session *s, uint64_t now_mono_ns, int64_t now_real
 		return -ENOBUFS;
 	V2G__PUT("%s", V2G__MAGIC);
 	V2G__PUT("saved_mono_ns %" PRIu64 "\nsaved_real_ns %" PRId64 "\n", now_mono_ns, now_real_ns);
+	/* the saved energy runs up to the save instant, so a restart loses none of the interval already elapsed */
+	struct v2g_session snap = *s;
+
+	snap.rec.energy_batt_kwh += v2g__pending_kwh(s, now_mono_ns);
 	for (size_t i = 0; i < V2G__NFIELDS; i++) {
 		const struct v2g__field *f = &v2g__fields[i];
-		const char *p = (const char *)s + f->off;
+		const char *p = (const char *)&snap + f->off;
 
 		switch (f->type) {
 		case F_U64: V2G__PUT("%s %" PRIu64 "\n", f->key, *(const uint64_t *)(const void *)p); break;

@@ -130,6 +130,7 @@ struct v2g_conf {
 	uint64_t sample_gap_max_ns;    /* 2 s: longer gaps between signal samples are not integrated */
 	int ack_by_current;            /* legacy hubs: a fallen current counts as the acknowledgement */
 	double nearer_margin_m;        /* 1 m: how much nearer another station must be to take over a negotiation */
+	uint64_t save_period_ns;       /* 10 s: also ask for a save this often while a session is open */
 };
 
 /* Fills *c with the defaults above. */
@@ -207,11 +208,11 @@ struct v2g_transition {
 
 /* What the stage must do after a step. */
 struct v2g_actions {
-	int send;                 /* send msg to the matched station */
-	struct hub_v2g_msg msg;
+	unsigned n_send;          /* send msg[0..n_send) (to msg[i].station_mac) */
+	struct hub_v2g_msg msg[2]; /* at most a stop to a station given up, then one to the matched station */
 	int row;                  /* a session ended: emit rec */
 	struct v2g_record rec;
-	int save;                 /* the state changed: save it (v2g_save) */
+	int save;                 /* a transition, or save_period_ns passed in a session: save it (v2g_save) */
 	unsigned n_trans;
 	struct v2g_transition trans[V2G_MAX_CASCADE];
 };
@@ -249,6 +250,7 @@ struct v2g_session {
 	int acked;
 	uint64_t last_msg_ns;
 	int msg_sent;
+	uint64_t last_save_ns;
 	/* integration */
 	int int_valid;
 	uint64_t last_int_ns;
