@@ -15,6 +15,7 @@ SHELL := /bin/bash
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 DESTDIR  ?=
 TRACE    ?= 1
 WERROR   ?= 0
@@ -242,6 +243,8 @@ install: $(PROG_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/v2x-rt
 	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 stages/decode/twizy.dbc $(DESTDIR)$(PREFIX)/share/v2x-rt/
+	install -d $(DESTDIR)$(SYSCONFDIR)/v2x-rt
+	install -m 0644 v2xd.ini $(DESTDIR)$(SYSCONFDIR)/v2x-rt/v2xd.ini.example
 
 clean:
 	rm -rf build
