@@ -362,6 +362,7 @@ static int run(struct v2xd *d)
 	else
 		rt_err("control loop ended (%s): stopping", strerror(-sig));
 	rt_pipeline_stop(d->pipe);
+	log_stage_join_io(d->log); /* the last snapshots are written: the counts below are final */
 	report_episodes(d, rt_mono_ns());
 	final_lines(d);
 	rc = 0;

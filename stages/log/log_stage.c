@@ -359,6 +359,16 @@ int log_stage_fini(struct log_stage *ls)
 	return lost || atomic_load(&ls->close_errno) ? -EIO : 0;
 }
 
+void log_stage_join_io(struct log_stage *ls)
+{
+	if (ls->io_started) {
+		rt_snap_finish(&ls->snaps);
+		rt_thread_join(&ls->snaps.io_thread);
+		ls->snaps.io_started = 0;
+		ls->io_started = 0;
+	}
+}
+
 static uint64_t sink_lost(struct log_stage *ls, int i)
 {
 	return i >= 0 ? file_lost(&ls->sinks[i].file) : 0;

@@ -153,6 +153,10 @@ void *log_stage_thread(void *arg);
  * could not be finished. */
 int log_stage_fini(struct log_stage *ls);
 
+/* Control thread, after the log thread was joined: waits until the io thread wrote the last snapshots and ran the
+ * last fsyncs, so the statistics are final.  Idempotent; log_stage_fini does it too. */
+void log_stage_join_io(struct log_stage *ls);
+
 /* Control thread: a summary for the status line. */
 void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st);
 
