@@ -7,7 +7,10 @@
  *   {"line":12,"t":1755515106.123456,"id":"155","dlc":8,"data":"0197CE549B380073","signals":{"soc":69.98,...}}
  *   {"line":13,"gps":{"lat":..,"lon":..,"alt_m":..,"speed_kmh":..,"sats":..,"hdop":..,"valid":true,"time":"..."}}
  * "t" is present when the line carries its own time (candump).  Rejected lines go to stderr with their line number
- * and reason; a summary of counts goes to stderr at the end.  Exit status 0, or 1 with --strict when any line was
+ * and reason (junk before a recovered NMEA sentence is its own "nmea_junk" reject), and so do NMEA records with
+ * optional fields left out; a summary of counts goes to stderr at the end, with the ignored units by NMEA sentence
+ * type (GPGSV, AIVDM, PGRME, ...; banners and v2 frames for other stages as "other").  Ignored units are not
+ * rejects: --strict passes a receiver's stream full of other sentence types.  Exit status 0, or 1 with --strict when any line was
  * rejected, 1 when the DBC cannot be loaded (dbc_load: not a regular file, over its size cap, malformed, no
  * message), 2 for usage errors and unreadable input.
  */
@@ -33,7 +36,34 @@ struct decode_cmd {
 	unsigned long long records, can_frames, gps_fixes, statuses, rejected, ignored, unknown_ids;
 	unsigned long long invalid[DEC_INV__COUNT];
 	unsigned long long reject_by[RX_REJ__COUNT];
+	unsigned long long bad_fields; /* optional NMEA fields left out (nmea.h) */
+	/* Ignored units by kind: NMEA sentences by address ("GPGSV", "AIVDM"), the rest as "other". */
+	struct {
+		char type[16];
+		unsigned long long n;
+	} ign[32];
+	unsigned n_ign_types;
 };
+
+/* Count an ignored unit under its sentence address, or "other". */
+static void count_ignored(struct decode_cmd *dc, const struct rx_event *ev)
+{
+	char type[16];
+	unsigned i;
+
+	if (nmea_sentence_type(ev->text, ev->len, type, sizeof(type)) < 0)
+		strcpy(type, "other");
+	for (i = 0; i < dc->n_ign_types; i++)
+		if (strcmp(dc->ign[i].type, type) == 0)
+			break;
+	if (i == dc->n_ign_types) {
+		if (i == sizeof(dc->ign) / sizeof(dc->ign[0]))
+			i--; /* table full: the last entry takes the rest */
+		else
+			strcpy(dc->ign[dc->n_ign_types++].type, type);
+	}
+	dc->ign[i].n++;
+}
 
 static void print_double(FILE *out, double v)
 {
@@ -178,6 +208,11 @@ static void on_event(void *ctx, const struct rx_event *ev)
 	switch (ev->kind) {
 	case RX_EV_RECORD:
 		dc->records++;
+		if (ev->bad_fields) {
+			dc->bad_fields += ev->bad_fields;
+			fprintf(stderr, "line %llu: %u optional NMEA field(s) left out: %.*s\n", dc->line, ev->bad_fields,
+				ev->len > 80 ? 80 : (int)ev->len, ev->text);
+		}
 		if (ev->rec.type == REC_CAN)
 			print_can(dc, &ev->rec);
 		else if (ev->rec.type == REC_GPS)
@@ -202,6 +237,7 @@ static void on_event(void *ctx, const struct rx_event *ev)
 	}
 	case RX_EV_IGNORED:
 		dc->ignored++;
+		count_ignored(dc, ev);
 		break;
 	}
 }
@@ -294,8 +330,12 @@ int decode_cmd_main(int argc, char **argv)
 	for (int i = 0; i < RX_REJ__COUNT; i++)
 		if (dc.reject_by[i])
 			fprintf(stderr, " %s=%llu", rx_reject_name((enum rx_reject)i), dc.reject_by[i]);
-	fprintf(stderr, "; %llu unknown ids; invalid values: range=%llu short_dlc=%llu gated=%llu\n", dc.unknown_ids,
+	fprintf(stderr, "; %llu unknown ids; invalid values: range=%llu short_dlc=%llu gated=%llu", dc.unknown_ids,
 		dc.invalid[DEC_INV_RANGE], dc.invalid[DEC_INV_SHORT_DLC], dc.invalid[DEC_INV_GATED]);
+	fprintf(stderr, "; %llu NMEA fields left out; ignored:", dc.bad_fields);
+	for (unsigned i = 0; i < dc.n_ign_types; i++)
+		fprintf(stderr, " %s=%llu", dc.ign[i].type, dc.ign[i].n);
+	fputc('\n', stderr);
 	decoder_destroy(dc.dec);
 	return strict && dc.rejected ? 1 : 0;
 }

@@ -1,10 +1,13 @@
 /*
  * nmea.c - NMEA 0183 sentence checking and fix merging (nmea.h).
  *
- * A sentence is checked as a whole first (characters, splicing, checksum, address), then split into fields and
- * parsed into a copy of the merged fix; the copy replaces the state only when every field parsed, so a refused
- * sentence changes nothing.  Latitude and longitude are read as whole degrees plus decimal minutes taken straight
- * from the text ("4807.038" = 48 deg + 07.038 min), so no rounding is added beyond one division.
+ * A sentence is checked as a whole first (characters, checksum, address) and classified by its address before it is
+ * split, so a long sentence of another type is ignored whatever its field count.  A fix-bearing one is then split
+ * into fields and parsed into a copy of the merged fix; the copy replaces the state only when the sentence is
+ * accepted, so a refused sentence changes nothing.  Optional fields that do not parse are left out (their "have" bit
+ * cleared) and counted in st->bad_fields.  Latitude and longitude are read as whole degrees plus decimal minutes
+ * taken straight from the text ("4807.038" = 48 deg + 07.038 min), so no rounding is added beyond one division;
+ * knots become km/h with one rounding (the digits times 1852, divided by a power of ten).
  */
 #include "stages/can_rx/nmea.h"
 
@@ -19,6 +22,12 @@
 struct nmea__field {
 	const char *p;
 	size_t n;
+};
+
+/* What one sentence's parse produces besides the fix. */
+struct nmea__ctx {
+	struct gps_fix *fix;
+	unsigned bad; /* optional fields left out */
 };
 
 void nmea_init(struct nmea_state *st)
@@ -118,6 +127,16 @@ static int nmea__udec(const struct nmea__field *f, double *out)
 	return 1;
 }
 
+/* An optional field's result: a bad one is left out (its have bit cleared) and counted. */
+static void nmea__opt(struct nmea__ctx *c, int rc, unsigned have)
+{
+	if (rc < 0) {
+		c->fix->have &= ~have;
+		c->bad++;
+	}
+}
+
+/* Latitude and longitude with their hemispheres: needed.  Both empty: no position (left unchanged). */
 static int nmea__pos(const struct nmea__field *f, struct gps_fix *fix)
 {
 	double lat = 0.0, lon = 0.0;
@@ -175,114 +194,216 @@ static int nmea__course(const struct nmea__field *f, struct gps_fix *fix)
 
 	if (rc < 0 || (rc > 0 && !(c <= 360.0)))
 		return -EINVAL;
-	if (rc > 0) {
+	if (rc > 0 && fix) {
 		fix->course_deg = c;
 		fix->have |= GPS_HAVE_COURSE;
 	}
 	return 0;
 }
 
+/*
+ * Knots -> km/h with a single rounding: the decimal digits as an integer m with e fractional digits give
+ * m * 1852 / 10^(e + 3) exactly, when m * 1852 < 2^53 and 10^(e + 3) is exact (e + 3 <= 22).  Returns 1, 0 when
+ * empty, or -EINVAL.
+ */
+static int nmea__knots_kmh(const struct nmea__field *f, double *kmh)
+{
+	static const double pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+					 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	const uint64_t limit = ((UINT64_C(1) << 53) / 1852 - 9) / 10; /* m * 10 + 9 keeps m * 1852 below 2^53 */
+	uint64_t m = 0;
+	unsigned e = 0;
+	int dot = 0;
+	double kn;
+
+	if (nmea__udec(f, &kn) <= 0)
+		return f->n == 0 ? 0 : -EINVAL;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->p[i] == '.') {
+			dot = 1;
+			continue;
+		}
+		if (m > limit) {
+			*kmh = kn * NMEA_KNOT_KMH; /* too many digits for the exact path */
+			return 1;
+		}
+		m = m * 10 + (uint64_t)(f->p[i] - '0');
+		e += (unsigned)dot;
+	}
+	if (e + 3 > 22) {
+		*kmh = kn * NMEA_KNOT_KMH;
+		return 1;
+	}
+	*kmh = (double)(m * 1852u) / pow10[e + 3];
+	return 1;
+}
+
 static int nmea__speed_kn(const struct nmea__field *f, struct gps_fix *fix)
 {
-	double kn;
-	int rc = nmea__udec(f, &kn);
+	double kmh;
+	int rc = nmea__knots_kmh(f, &kmh);
 
 	if (rc > 0) {
-		fix->speed_kmh = kn * NMEA_KNOT_KMH;
+		fix->speed_kmh = kmh;
 		fix->have |= GPS_HAVE_SPEED;
 	}
 	return rc < 0 ? rc : 0;
 }
 
-/* A status field A|V|empty and an optional mode indicator (one letter, 'N' = no fix): update validity. */
-static int nmea__status(const struct nmea__field *st, const struct nmea__field *mode, struct gps_fix *fix)
+/* Magnetic variation and its direction: checked only (not kept). */
+static int nmea__magvar(const struct nmea__field *v, const struct nmea__field *dir)
 {
-	if (mode && mode->n > 1)
+	double d;
+	int rc = nmea__udec(v, &d);
+
+	if (rc < 0 || (rc > 0 && !(d <= 180.0)))
 		return -EINVAL;
-	if (mode && mode->n == 1 && (mode->p[0] < 'A' || mode->p[0] > 'Z'))
+	if (dir && !(dir->n == 0 || nmea__is_char(dir, 'E') || nmea__is_char(dir, 'W')))
 		return -EINVAL;
-	if (st->n == 0)
-		return 0;
-	if (!nmea__is_char(st, 'A') && !nmea__is_char(st, 'V'))
-		return -EINVAL;
-	fix->valid = st->p[0] == 'A' && !(mode && nmea__is_char(mode, 'N'));
 	return 0;
 }
 
-static int nmea__gga(const struct nmea__field *f, size_t nf, struct gps_fix *fix)
+/* One mode/status letter (A..Z) or empty.  Returns the letter, 0 when empty, or -EINVAL. */
+static int nmea__letter(const struct nmea__field *f)
 {
+	if (f->n == 0)
+		return 0;
+	if (f->n != 1 || f->p[0] < 'A' || f->p[0] > 'Z')
+		return -EINVAL;
+	return f->p[0];
+}
+
+/* A fix-mode letter (NMEA 2.3+ / 4.x: A autonomous, D differential, E estimated, F float RTK, M manual, P precise,
+ * R RTK, S simulator) means a fix; N (no fix) and any other letter do not. */
+static int nmea__mode_fix(int c)
+{
+	return c && strchr("ADEFMPRS", c) != NULL;
+}
+
+static const struct nmea__field nmea__empty = {"", 0};
+
+/* Field i, or an empty one past the end. */
+static const struct nmea__field *nmea__f(const struct nmea__field *f, size_t nf, size_t i)
+{
+	return i < nf ? &f[i] : &nmea__empty;
+}
+
+/*
+ * RMC and GLL validity: status (needed) A|V|empty, then an optional mode letter and (RMC, NMEA 4.1) navigational
+ * status letter.  Valid = status 'A' and mode not 'N' (nor another non-fix letter) and nav status not 'V'.
+ */
+static int nmea__status(const struct nmea__field *st, const struct nmea__field *mode, const struct nmea__field *nav,
+			struct gps_fix *fix)
+{
+	int m = nmea__letter(mode), v = nmea__letter(nav);
+
+	if (m < 0 || v < 0)
+		return -EINVAL;
+	if (!(st->n == 0 || nmea__is_char(st, 'A') || nmea__is_char(st, 'V')))
+		return -EINVAL;
+	fix->valid = nmea__is_char(st, 'A') && (m == 0 || nmea__mode_fix(m)) && v != 'V';
+	return 0;
+}
+
+static int nmea__gga(const struct nmea__field *f, size_t nf, struct nmea__ctx *c)
+{
+	struct gps_fix *fix = c->fix;
 	uint32_t q;
 
-	if (nf < 9 || nmea__time(&f[0], fix) < 0 || nmea__pos(&f[1], fix) < 0 || nmea__sats(&f[6], fix) < 0 ||
-	    nmea__hdop(&f[7], fix) < 0 || nmea__alt(&f[8], nf > 9 ? &f[9] : NULL, fix) < 0)
+	if (nf < 9 || nmea__pos(&f[1], fix) < 0)
 		return -EINVAL;
-	if (f[5].n) {
-		if (scan_uint(f[5].p, f[5].n, 8, &q) < 0)
-			return -EINVAL;
-		fix->valid = q > 0;
-	}
+	if (f[5].n && scan_uint(f[5].p, f[5].n, 9, &q) < 0)
+		return -EINVAL;
+	fix->valid = f[5].n && q > 0;
+	nmea__opt(c, nmea__time(&f[0], fix), GPS_HAVE_TIME);
+	nmea__opt(c, nmea__sats(&f[6], fix), GPS_HAVE_SATS);
+	nmea__opt(c, nmea__hdop(&f[7], fix), GPS_HAVE_HDOP);
+	nmea__opt(c, nmea__alt(&f[8], nmea__f(f, nf, 9), fix), GPS_HAVE_ALT);
 	return 0;
 }
 
-static int nmea__rmc(const struct nmea__field *f, size_t nf, struct gps_fix *fix)
+static int nmea__rmc(const struct nmea__field *f, size_t nf, struct nmea__ctx *c)
 {
-	if (nf < 9 || nmea__time(&f[0], fix) < 0 || nmea__pos(&f[2], fix) < 0 || nmea__speed_kn(&f[6], fix) < 0 ||
-	    nmea__course(&f[7], fix) < 0 || nmea__date(&f[8], fix) < 0)
+	struct gps_fix *fix = c->fix;
+
+	if (nf < 9 || nmea__pos(&f[2], fix) < 0 ||
+	    nmea__status(&f[1], nmea__f(f, nf, 11), nmea__f(f, nf, 12), fix) < 0)
 		return -EINVAL;
-	return nmea__status(&f[1], nf > 11 ? &f[11] : NULL, fix);
+	nmea__opt(c, nmea__time(&f[0], fix), GPS_HAVE_TIME);
+	nmea__opt(c, nmea__speed_kn(&f[6], fix), GPS_HAVE_SPEED);
+	nmea__opt(c, nmea__course(&f[7], fix), GPS_HAVE_COURSE);
+	nmea__opt(c, nmea__date(&f[8], fix), GPS_HAVE_DATE);
+	nmea__opt(c, nmea__magvar(nmea__f(f, nf, 9), nmea__f(f, nf, 10)), 0);
+	return 0;
 }
 
-static int nmea__vtg(const struct nmea__field *f, size_t nf, struct gps_fix *fix)
+static int nmea__vtg(const struct nmea__field *f, size_t nf, struct nmea__ctx *c)
 {
+	struct gps_fix *fix = c->fix;
 	double kmh;
-	int rc;
+	int m = nmea__letter(nmea__f(f, nf, 8)), rc;
 
-	if (nf < 8 || !(f[1].n == 0 || nmea__is_char(&f[1], 'T')) || !(f[3].n == 0 || nmea__is_char(&f[3], 'M')) ||
-	    !(f[5].n == 0 || nmea__is_char(&f[5], 'N')) || !(f[7].n == 0 || nmea__is_char(&f[7], 'K')))
+	if (nf < 8 || m < 0)
 		return -EINVAL;
-	if (nmea__course(&f[0], fix) < 0 || nmea__course(&f[2], &(struct gps_fix){0}) < 0)
-		return -EINVAL;
-	rc = nmea__udec(&f[6], &kmh);
-	if (rc < 0)
-		return rc;
-	if (rc > 0) {
-		if (nmea__speed_kn(&f[4], &(struct gps_fix){0}) < 0)
-			return -EINVAL;
-		fix->speed_kmh = kmh;
-		fix->have |= GPS_HAVE_SPEED;
+	if (m && !nmea__mode_fix(m)) {
+		fix->valid = 0; /* the receiver says the data are not valid: none of it is kept */
 		return 0;
 	}
-	return nmea__speed_kn(&f[4], fix);
-}
-
-static int nmea__gns(const struct nmea__field *f, size_t nf, struct gps_fix *fix)
-{
-	if (nf < 9 || nmea__time(&f[0], fix) < 0 || nmea__pos(&f[1], fix) < 0 || nmea__sats(&f[6], fix) < 0 ||
-	    nmea__hdop(&f[7], fix) < 0 || nmea__alt(&f[8], NULL, fix) < 0)
-		return -EINVAL;
-	if (f[5].n) {
-		int valid = 0;
-		for (size_t i = 0; i < f[5].n; i++) {
-			char c = f[5].p[i];
-			if (c < 'A' || c > 'Z')
-				return -EINVAL;
-			if (c == 'A' || c == 'D' || c == 'P' || c == 'R' || c == 'F')
-				valid = 1;
+	if (!(f[1].n == 0 || nmea__is_char(&f[1], 'T')) || nmea__course(&f[0], NULL) < 0)
+		nmea__opt(c, -EINVAL, GPS_HAVE_COURSE);
+	else
+		nmea__course(&f[0], fix);
+	if (!(f[3].n == 0 || nmea__is_char(&f[3], 'M')) || nmea__course(&f[2], NULL) < 0)
+		nmea__opt(c, -EINVAL, 0);
+	/* Speed from knots (more digits); km/h only when the knots field is empty. */
+	if (!(f[5].n == 0 || nmea__is_char(&f[5], 'N'))) {
+		nmea__opt(c, -EINVAL, GPS_HAVE_SPEED);
+	} else if (f[4].n) {
+		nmea__opt(c, nmea__speed_kn(&f[4], fix), GPS_HAVE_SPEED);
+	} else if (!(f[7].n == 0 || nmea__is_char(&f[7], 'K'))) {
+		nmea__opt(c, -EINVAL, GPS_HAVE_SPEED);
+	} else {
+		rc = nmea__udec(&f[6], &kmh);
+		if (rc > 0) {
+			fix->speed_kmh = kmh;
+			fix->have |= GPS_HAVE_SPEED;
 		}
-		fix->valid = (uint8_t)valid;
+		nmea__opt(c, rc, GPS_HAVE_SPEED);
 	}
 	return 0;
 }
 
-static int nmea__gll(const struct nmea__field *f, size_t nf, struct gps_fix *fix)
+static int nmea__gns(const struct nmea__field *f, size_t nf, struct nmea__ctx *c)
 {
-	static const struct nmea__field empty = {"", 0};
+	struct gps_fix *fix = c->fix;
+	int valid = 0, nav = nmea__letter(nmea__f(f, nf, 12));
 
-	if (nf < 4 || nmea__pos(&f[0], fix) < 0)
+	if (nf < 9 || nmea__pos(&f[1], fix) < 0 || nav < 0)
 		return -EINVAL;
-	if (nf > 4 && nmea__time(&f[4], fix) < 0)
+	for (size_t i = 0; i < f[5].n; i++) {
+		char m = f[5].p[i];
+		if (m < 'A' || m > 'Z')
+			return -EINVAL;
+		if (nmea__mode_fix(m))
+			valid = 1; /* one constellation with a fix is enough */
+	}
+	fix->valid = (uint8_t)(valid && nav != 'V');
+	nmea__opt(c, nmea__time(&f[0], fix), GPS_HAVE_TIME);
+	nmea__opt(c, nmea__sats(&f[6], fix), GPS_HAVE_SATS);
+	nmea__opt(c, nmea__hdop(&f[7], fix), GPS_HAVE_HDOP);
+	nmea__opt(c, nmea__alt(&f[8], NULL, fix), GPS_HAVE_ALT);
+	return 0;
+}
+
+static int nmea__gll(const struct nmea__field *f, size_t nf, struct nmea__ctx *c)
+{
+	struct gps_fix *fix = c->fix;
+
+	if (nf < 4 || nmea__pos(&f[0], fix) < 0 ||
+	    nmea__status(nmea__f(f, nf, 5), nmea__f(f, nf, 6), &nmea__empty, fix) < 0)
 		return -EINVAL;
-	return nmea__status(nf > 5 ? &f[5] : &empty, nf > 6 ? &f[6] : NULL, fix);
+	nmea__opt(c, nmea__time(nmea__f(f, nf, 4), fix), GPS_HAVE_TIME);
+	return 0;
 }
 
 static enum rx_event_kind nmea__reject(enum rx_reject *why, enum rx_reject r)
@@ -291,10 +412,30 @@ static enum rx_event_kind nmea__reject(enum rx_reject *why, enum rx_reject r)
 	return RX_EV_REJECT;
 }
 
+int nmea_sentence_type(const char *s, size_t n, char *out, size_t size)
+{
+	size_t i = 0, k = 0;
+
+	while (i < n && (s[i] == '$' || s[i] == '!'))
+		i++;
+	if (i == 0 || size == 0)
+		return -EINVAL;
+	while (i + k < n && ((s[i + k] >= 'A' && s[i + k] <= 'Z') || (s[i + k] >= '0' && s[i + k] <= '9')))
+		k++;
+	if (k == 0 || k >= size || (i + k < n && s[i + k] != ',' && s[i + k] != '*'))
+		return -EINVAL;
+	memcpy(out, s + i, k);
+	out[k] = 0;
+	return 0;
+}
+
 enum rx_event_kind nmea_parse(struct nmea_state *st, const char *s, size_t n, struct rx_record *rec,
 			      enum rx_reject *why)
 {
-	static const char talkers[][3] = {"GP", "GN", "GL", "GA", "BD"};
+	static const struct {
+		char type[4];
+		int (*parse)(const struct nmea__field *f, size_t nf, struct nmea__ctx *c);
+	} types[] = {{"GGA", nmea__gga}, {"RMC", nmea__rmc}, {"VTG", nmea__vtg}, {"GNS", nmea__gns}, {"GLL", nmea__gll}};
 	struct nmea__field f[NMEA_MAX_FIELDS];
 	const char *star = NULL;
 	uint8_t sum = 0;
@@ -303,17 +444,17 @@ enum rx_event_kind nmea_parse(struct nmea_state *st, const char *s, size_t n, st
 	st->bad_fields = 0;
 	if (n == 0 || (s[0] != '$' && s[0] != '!'))
 		return nmea__reject(why, RX_REJ_NMEA_SYNTAX);
-	while (i < n && s[i] == '$')
+	while (i < n && s[i] == s[0])
 		i++; /* "$$GPGGA,...": the extra '$' is dropped */
 	for (j = i; j < n; j++) {
-		unsigned char c = (unsigned char)s[j];
-		if (c < 0x20 || c > 0x7E || c == '$' || c == '!')
+		unsigned char ch = (unsigned char)s[j];
+		if (ch < 0x20 || ch > 0x7E || ch == '$' || ch == '!')
 			return nmea__reject(why, RX_REJ_NMEA_SYNTAX);
 		if (!star) {
-			if (c == '*')
+			if (ch == '*')
 				star = s + j;
 			else
-				sum ^= c;
+				sum ^= ch;
 		}
 	}
 	if (!star)
@@ -330,6 +471,18 @@ enum rx_event_kind nmea_parse(struct nmea_state *st, const char *s, size_t n, st
 	for (j = 0; j < addr_n; j++)
 		if (!((body[j] >= 'A' && body[j] <= 'Z') || (body[j] >= '0' && body[j] <= '9')))
 			return nmea__reject(why, RX_REJ_NMEA_SYNTAX);
+
+	/* Classified before splitting: '!' (AIS and other encapsulation), proprietary ($P...), other talkers' and other
+	 * types' sentences are ignored whatever their length. */
+	if (s[0] != '$' || addr_n != 5 || body[0] == 'P' || body[0] < 'A' || body[0] > 'Z' || body[1] < 'A' ||
+	    body[1] > 'Z')
+		return RX_EV_IGNORED;
+	for (j = 0; j < sizeof(types) / sizeof(types[0]); j++)
+		if (memcmp(body + 2, types[j].type, 3) == 0)
+			break;
+	if (j == sizeof(types) / sizeof(types[0]))
+		return RX_EV_IGNORED;
+
 	if (comma) {
 		const char *p = comma + 1;
 		for (;;) {
@@ -346,30 +499,12 @@ enum rx_event_kind nmea_parse(struct nmea_state *st, const char *s, size_t n, st
 		}
 	}
 
-	int talker_ok = 0;
-	for (j = 0; j < sizeof(talkers) / sizeof(talkers[0]); j++)
-		if (addr_n == 5 && memcmp(body, talkers[j], 2) == 0)
-			talker_ok = 1;
-	if (!talker_ok)
-		return RX_EV_IGNORED;
-
 	struct gps_fix fix = st->fix;
-	int rc;
-	if (memcmp(body + 2, "GGA", 3) == 0)
-		rc = nmea__gga(f, nf, &fix);
-	else if (memcmp(body + 2, "RMC", 3) == 0)
-		rc = nmea__rmc(f, nf, &fix);
-	else if (memcmp(body + 2, "VTG", 3) == 0)
-		rc = nmea__vtg(f, nf, &fix);
-	else if (memcmp(body + 2, "GNS", 3) == 0)
-		rc = nmea__gns(f, nf, &fix);
-	else if (memcmp(body + 2, "GLL", 3) == 0)
-		rc = nmea__gll(f, nf, &fix);
-	else
-		return RX_EV_IGNORED;
-	if (rc < 0)
+	struct nmea__ctx ctx = {.fix = &fix, .bad = 0};
+	if (types[j].parse(f, nf, &ctx) < 0)
 		return nmea__reject(why, RX_REJ_NMEA_SYNTAX);
 	st->fix = fix;
+	st->bad_fields = ctx.bad;
 	rec->type = REC_GPS;
 	rec->u.gps = fix;
 	return RX_EV_RECORD;

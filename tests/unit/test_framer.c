@@ -531,6 +531,70 @@ static void test_nmea_merge_in_framer(void **state)
 	assert_int_equal(c.ev[2].kind, RX_EV_IGNORED);
 }
 
+/* Issue 12 item 2: a valid sentence after junk on its line is recovered; the junk counts once (nmea_junk). */
+static void test_nmea_recovery(void **state)
+{
+#define GLL_A "$GPGLL,5107.0000,N,00008.0000,W,123519.000,A,A*4D"
+	static const struct {
+		const char *line;
+		size_t n; /* 0: strlen */
+		size_t junk;
+	} cases[] = {
+		{"$GPGGA,1234" GLL_A "\r\n", 0, 11},  /* spliced: the issue's example */
+		{" " GLL_A "\r\n", 0, 1},              /* a leading space */
+		{"\x1b[0m" GLL_A "\r\n", 0, 4},        /* a terminal's escape codes */
+		{"\x1b[2K\x1b[1G" GLL_A "\n", 0, 8},
+		{"\x80\x81" GLL_A "\r\n", 0, 2},       /* noise */
+		{"$$" GLL_A "\r\n", 0, 0},             /* a doubled '$' is no junk */
+	};
+	static struct coll c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int mode = 0; mode < 2; mode++) {
+			run(&c, mode ? FRAMER_TEXT : FRAMER_AUTO, cases[i].line, strlen(cases[i].line));
+			unsigned k = cases[i].junk ? 1 : 0;
+			if (c.n != k + 1 || c.ev[k].kind != RX_EV_RECORD)
+				fail_msg("case %zu mode %d: %u events", i, mode, c.n);
+			if (k) {
+				assert_int_equal(c.ev[0].kind, RX_EV_REJECT);
+				assert_int_equal(c.ev[0].reason, RX_REJ_NMEA_JUNK);
+				assert_int_equal(c.ev[0].len, cases[i].junk);
+				assert_int_equal(c.ev[1].len, strlen(GLL_A));
+			}
+			assert_near(c.ev[k].rec.u.gps.lat_deg, 51.0 + 7.0 / 60.0);
+			assert_near(c.ev[k].rec.u.gps.lon_deg, -8.0 / 60.0);
+			assert_int_equal(c.ev[k].rec.u.gps.valid, 1);
+		}
+	}
+	/* NUL bytes before the '$': undecided or text, the same single junk reject. */
+	static const char nul1[] = "\0\0" GLL_A "\r\n", nul2[] = "ab\0\0" GLL_A "\r\n";
+	run(&c, FRAMER_TEXT, nul1, sizeof(nul1) - 1);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ev[0].reason, RX_REJ_NMEA_JUNK);
+	assert_int_equal(c.ev[0].len, 2);
+	assert_int_equal(c.ev[1].kind, RX_EV_RECORD);
+	run(&c, FRAMER_AUTO, nul1, sizeof(nul1) - 1); /* at the start of a unit a 0x00 is only a delimiter */
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.ev[0].kind, RX_EV_RECORD);
+	run(&c, FRAMER_AUTO, nul2, sizeof(nul2) - 1);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ev[0].reason, RX_REJ_NMEA_JUNK);
+	assert_int_equal(c.ev[0].len, 4);
+	assert_int_equal(c.ev[1].kind, RX_EV_RECORD);
+	/* Nothing checks out: one reject for the line, with the last sentence's reason. */
+	expect_reject("$GPGGA,1234$GPGLL,5107.0000,N,00008.0000,W,123519.000,A,A*4E\n", RX_REJ_NMEA_CHECKSUM);
+	expect_reject("junk $GPGLL,5107.0000,N\n", RX_REJ_NMEA_NO_CHECKSUM);
+	expect_reject("\x1b[0m$GPGLL,5107.0000,N*00\n", RX_REJ_BINARY);
+	/* A recovered sentence that is refused for a field: one reject for the whole line. */
+	expect_reject("xx$GPGGA,123519,48A7.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*36\n", RX_REJ_NMEA_SYNTAX);
+	/* AIS after junk: junk counted, the sentence ignored. */
+	run_str(&c, "~~!AIVDM,1,1,,A,13aG?P0P00PD;88MD5MTDww@2<0L,0*71\n");
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ev[0].reason, RX_REJ_NMEA_JUNK);
+	assert_int_equal(c.ev[1].kind, RX_EV_IGNORED);
+#undef GLL_A
+}
+
 static void test_parse_line_direct(void **state)
 {
 	struct framer f;
@@ -720,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_every_reason),
 		cmocka_unit_test(test_reject_names),
 		cmocka_unit_test(test_nmea_merge_in_framer),
+		cmocka_unit_test(test_nmea_recovery),
 		cmocka_unit_test(test_parse_line_direct),
 		cmocka_unit_test(test_regress_defect4_mixed_stream),
 	};
