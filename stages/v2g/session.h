@@ -25,7 +25,13 @@
  * Every fault goes through finishing: the stop request is sent (again every stop_retry_ns, stop_retries times), the
  * session ends once the current fell and the stop was acknowledged (or no acknowledgement can come: station lost or
  * refused), or ends stop_not_acknowledged when the retries ran out (a fault reason such as bus_offline is kept), or
- * after fall_timeout_ns whatever happened.  Unplugging ends a session at once (the current cannot flow).
+ * station_lost when the station falls silent while an acknowledgement is awaited, or after fall_timeout_ns whatever
+ * happened.  Unplugging ends a session at once (the current cannot flow).  Charging that stops by itself ends the
+ * session `done` (the car's BMS ended it), or `station_refused` when the station says it is not available.  A
+ * nearer station (by nearer_margin_m) takes over a negotiation; the one given up gets a stop request.
+ *
+ * Energy into the battery closes its integral at the end (and in a save) with the last sample's current up to that
+ * instant.  On a legacy hub no acknowledgement exists: conf.ack_by_current takes a fallen current for one.
  *
  * Station accounting: station energy = sum over the station's counter segments (a restart of the station, seen as a
  * different session id or an energy counter going back, starts a new segment; the counter at match time is the
