@@ -930,6 +930,11 @@ int spool_ack(struct spool *sp, uint64_t seq)
 	return 0;
 }
 
+uint64_t spool_next_seq(const struct spool *sp)
+{
+	return sp->next_seq;
+}
+
 uint64_t spool_acked_seq(const struct spool *sp)
 {
 	return sp->acked_seq;

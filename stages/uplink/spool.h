@@ -226,6 +226,9 @@ int spool_ack(struct spool *sp, uint64_t seq);
 /* Returns the highest seq such that every record up to it is acknowledged (or was evicted/skipped). */
 uint64_t spool_acked_seq(const struct spool *sp);
 
+/* Returns the sequence number the next appended record will get. */
+uint64_t spool_next_seq(const struct spool *sp);
+
 /* Returns the number of records in flight. */
 unsigned spool_inflight(const struct spool *sp);
 
