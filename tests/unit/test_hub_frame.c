@@ -465,7 +465,7 @@ static void test_v2_item_validated_and_crc(void **state)
 
 static void test_v2_overlong_falls_back(void **state)
 {
-	uint8_t s[400 + 90], f[90];
+	uint8_t s[V2X_WIRE_MAX + 300 + 90], f[90];
 	struct hub_parser p;
 	struct coll c;
 	size_t n;
