@@ -238,6 +238,42 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_rpc,
 		lttng_ust_field_integer(int, method, method)
 		lttng_ust_field_integer(int, err, err)))
 
+/* ---- hub link and V2G session (issue 8) ---- */
+
+/* A unit from the hub was accepted (kind: item, station, slot, ack) with the link's sequence number. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, hub_item_in,
+	LTTNG_UST_TP_ARGS(uint32_t, link, const char *, kind, uint64_t, link_seq, uint32_t, dev_seq),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_string(kind, kind)
+		lttng_ust_field_integer(uint64_t, link_seq, link_seq)
+		lttng_ust_field_integer(uint32_t, dev_seq, dev_seq)))
+
+/* A unit from the hub was rejected (hub_frame.h reason names). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, hub_frame_rejected,
+	LTTNG_UST_TP_ARGS(uint32_t, link, const char *, reason),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_string(reason, reason)))
+
+/* A frame was written to the hub (kind: item or v2g), or dropped (written 0) with the reason. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, hub_item_out,
+	LTTNG_UST_TP_ARGS(uint32_t, link, const char *, kind, uint32_t, bytes, int, written),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_string(kind, kind)
+		lttng_ust_field_integer(uint32_t, bytes, bytes)
+		lttng_ust_field_integer(int, written, written)))
+
+/* A transition of the charging-session machine. */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, v2g_transition,
+	LTTNG_UST_TP_ARGS(const char *, from, const char *, to, const char *, event, uint32_t, session_id),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_string(from, from)
+		lttng_ust_field_string(to, to)
+		lttng_ust_field_string(event, event)
+		lttng_ust_field_integer(uint32_t, session_id, session_id)))
+
 #endif /* V2X_TP_PROVIDER_H */
 
 #include <lttng/tracepoint-event.h>
