@@ -16,6 +16,12 @@ SHELL := /bin/bash
 BUILD    ?= build
 PREFIX   ?= /usr/local
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# Where `make install` puts the systemd unit, the udev rules and the sysusers.d file (programs/v2xd/): under /usr for
+# PREFIX=/usr, else where systemd and udev still look for local additions.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UDEVRULESDIR   ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/rules.d)
+SYSUSERSDIR    ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/sysusers.d,/etc/sysusers.d)
+DOCDIR         ?= $(PREFIX)/share/doc/v2x-rt
 DESTDIR  ?=
 TRACE    ?= 1
 WERROR   ?= 0
@@ -102,7 +108,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 DEPFILES := $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test check tsan bench fuzz install clean help coverage demo tests programs
+.PHONY: all deps test check tsan bench fuzz install install-service clean help coverage demo tests programs
 .SECONDARY:
 
 all: $(PROG_BINS)
@@ -121,6 +127,7 @@ help:
 	@echo '  coverage  the suite with gcov instrumentation, then a per-file line coverage summary'
 	@echo '  demo      the vehicle pipeline on the built-in simulator (a later issue)'
 	@echo '  install   install programs into $$(DESTDIR)$$(PREFIX)/bin (PREFIX=$(PREFIX))'
+	@echo '  install-service  only the systemd unit, udev rules and sysusers.d file (also done by install)'
 	@echo '  clean     remove build output'
 	@echo 'Variables: V=1 full commands, WERROR=1 warnings are errors, TRACE=0 no LTTng tracepoints,'
 	@echo '           SANITIZE=address,undefined|thread, OPT="-O2 -g" optimisation, BUILD=dir, CC=compiler.'
@@ -239,7 +246,17 @@ coverage:
 demo:
 	@echo "make demo: the simulator (v2xsim) and the full pipeline come with a later issue." >&2; exit 1
 
-install: $(PROG_BINS)
+# The service files need no build: a test installs them alone into a DESTDIR.
+install-service:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	  programs/v2xd/v2xd.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/v2xd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/v2xd.service
+	install -m 0644 programs/v2xd/60-v2x-esp32.rules $(DESTDIR)$(UDEVRULESDIR)/60-v2x-esp32.rules
+	install -m 0644 programs/v2xd/v2x-rt.sysusers $(DESTDIR)$(SYSUSERSDIR)/v2x-rt.conf
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+install: $(PROG_BINS) install-service
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/v2x-rt
 	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 stages/decode/twizy.dbc $(DESTDIR)$(PREFIX)/share/v2x-rt/
