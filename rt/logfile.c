@@ -203,6 +203,8 @@ static int logfile__open_name(struct logfile *lf, const char *name, int create_o
 	lf->file_size = (uint64_t)size;
 	lf->file_whole = (uint64_t)size;
 	lf->hdr_off = size > 0 ? lf->hdr_len : 0;
+	lf->rows_in_file = 0; /* rows of an earlier run are not this writer's to account for */
+	lf->bytes_in_file = 0;
 	lf->file_start_real_ns = size > 0 ? logfile__file_start_ns(fd, &st) : now_real_ns;
 	if (st.st_size == 0)
 		lf->dir_unsynced = 1; /* probably created just now */
@@ -280,9 +282,57 @@ static int logfile__mkdir_p(const char *dir)
 	return 0;
 }
 
-int logfile_open(struct logfile *lf, const struct logfile_conf *conf, int64_t now_real_ns)
+/*
+ * Opens the file the configuration names now (FIXED: <base><ext>; STAMPED: strftime(base) of now_real_ns), in
+ * lf->dirfd; an existing file with another first line is kept under another name.  Returns 0 or a negative errno.
+ */
+static int logfile__open_current(struct logfile *lf, int64_t now_real_ns)
 {
 	char name[LOGFILE_NAME_MAX], aside[LOGFILE_NAME_MAX];
+	int rc;
+
+	if (lf->conf.naming == LOGFILE_FIXED) {
+		int n = snprintf(name, sizeof(name), "%s%s", lf->conf.base, lf->conf.ext ? lf->conf.ext : "");
+		rc = n < 0 || (size_t)n >= sizeof(name) ? -ENAMETOOLONG : 0;
+	} else {
+		rc = logfile__stamped_name(lf, name, sizeof(name), now_real_ns, 0);
+	}
+	if (rc < 0)
+		return rc;
+	rc = logfile__open_name(lf, name, 0, now_real_ns);
+	if (rc == 1) {
+		/* an existing file with another first line (an older format): keep it under another name */
+		if (lf->conf.naming == LOGFILE_FIXED) {
+			struct stat st;
+			int64_t start = now_real_ns;
+			if (fstatat(lf->dirfd, name, &st, 0) == 0)
+				start = (int64_t)st.st_mtim.tv_sec * RT_NS_PER_SEC;
+			lf->file_start_real_ns = start;
+			rc = logfile__rotated_name(lf, aside, sizeof(aside));
+			if (rc == 0)
+				rc = logfile__rename_noreplace(lf->dirfd, name, aside);
+			if (rc == 0)
+				rc = logfile__open_name(lf, name, 1, now_real_ns);
+		} else {
+			char stem[LOGFILE_NAME_MAX];
+			rc = logfile__strftime(lf, stem, sizeof(stem), lf->conf.base, now_real_ns);
+			if (rc == 0) {
+				strcpy(lf->name, name); /* so unique() skips it */
+				rc = logfile__unique(lf, stem, aside, sizeof(aside));
+				lf->name[0] = '\0';
+			}
+			if (rc == 0)
+				rc = logfile__open_name(lf, aside, 1, now_real_ns);
+		}
+		lf->dir_unsynced = 1;
+		if (rc == 1)
+			rc = -EEXIST;
+	}
+	return rc;
+}
+
+int logfile_open(struct logfile *lf, const struct logfile_conf *conf, int64_t now_real_ns)
+{
 	int rc;
 
 	memset(lf, 0, sizeof(*lf));
@@ -316,43 +366,7 @@ int logfile_open(struct logfile *lf, const struct logfile_conf *conf, int64_t no
 	memset(lf->buf, 0, lf->cap); /* touch every page now, not on the real-time path */
 	logfile__update_gmtoff(lf, now_real_ns);
 
-	if (conf->naming == LOGFILE_FIXED) {
-		int n = snprintf(name, sizeof(name), "%s%s", conf->base, conf->ext ? conf->ext : "");
-		rc = n < 0 || (size_t)n >= sizeof(name) ? -ENAMETOOLONG : 0;
-	} else {
-		rc = logfile__stamped_name(lf, name, sizeof(name), now_real_ns, 0);
-	}
-	if (rc < 0)
-		goto fail_buf;
-	rc = logfile__open_name(lf, name, 0, now_real_ns);
-	if (rc == 1) {
-		/* an existing file with another first line (an older format): keep it under another name */
-		if (conf->naming == LOGFILE_FIXED) {
-			struct stat st;
-			int64_t start = now_real_ns;
-			if (fstatat(lf->dirfd, name, &st, 0) == 0)
-				start = (int64_t)st.st_mtim.tv_sec * RT_NS_PER_SEC;
-			lf->file_start_real_ns = start;
-			rc = logfile__rotated_name(lf, aside, sizeof(aside));
-			if (rc == 0)
-				rc = logfile__rename_noreplace(lf->dirfd, name, aside);
-			if (rc == 0)
-				rc = logfile__open_name(lf, name, 1, now_real_ns);
-		} else {
-			char stem[LOGFILE_NAME_MAX];
-			rc = logfile__strftime(lf, stem, sizeof(stem), conf->base, now_real_ns);
-			if (rc == 0) {
-				strcpy(lf->name, name); /* so unique() skips it */
-				rc = logfile__unique(lf, stem, aside, sizeof(aside));
-				lf->name[0] = '\0';
-			}
-			if (rc == 0)
-				rc = logfile__open_name(lf, aside, 1, now_real_ns);
-		}
-		lf->dir_unsynced = 1;
-		if (rc == 1)
-			rc = -EEXIST;
-	}
+	rc = logfile__open_current(lf, now_real_ns);
 	if (rc < 0)
 		goto fail_buf;
 	lf->open = 1;
@@ -394,6 +408,8 @@ static void logfile__rows_written(struct logfile *lf, size_t n)
 			rows++;
 	}
 	lf->pending_rows -= rows;
+	lf->rows_in_file += rows;
+	lf->bytes_in_file += n;
 	st_add(&lf->stats.rows_written, rows);
 	st_add(&lf->stats.bytes_written, n);
 }
@@ -422,6 +438,8 @@ static int logfile__write_out(struct logfile *lf)
 	uint64_t written = 0;
 	int err = 0;
 
+	if (lf->missing)
+		return -ENOENT; /* rows wait until the file is opened again (logfile__check) */
 	if (lf->fd < 0)
 		return -EBADF;
 	while (lf->hdr_off < lf->hdr_len) {
@@ -620,6 +638,8 @@ static int logfile__rotate(struct logfile *lf, int64_t now_real_ns)
 
 static int logfile__rotation_due(const struct logfile *lf, int64_t now_real_ns)
 {
+	if (lf->missing)
+		return 0; /* reopening starts a new file anyway */
 	if (lf->conf.naming == LOGFILE_FIXED && lf->reopen_pending)
 		return 1;
 	if (lf->file_size <= lf->hdr_len)
@@ -631,10 +651,118 @@ static int logfile__rotation_due(const struct logfile *lf, int64_t now_real_ns)
 	return 0;
 }
 
+/* ---- the file removed or moved by someone else ---- */
+
+/*
+ * Returns 1 when lf->fd can no longer be reached as <dir>/<name>, the directory resolved by path (the file was
+ * removed or moved, or its directory was), with *unlinked = 1 when no name reaches it any more; 0 when it still can;
+ * a negative errno when that cannot be told (a transient failure: nothing is done, the next check tries again).
+ */
+static int logfile__detached(struct logfile *lf, int *unlinked)
+{
+	char path[4096 + LOGFILE_NAME_MAX + 2];
+	struct stat fst, pst;
+
+	*unlinked = 0;
+	if (fstat(lf->fd, &fst) < 0)
+		return -errno;
+	if (fst.st_nlink == 0) {
+		*unlinked = 1;
+		return 1;
+	}
+	int n = snprintf(path, sizeof(path), "%s/%s", lf->conf.dir, lf->name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &pst) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 1 : -errno;
+	return pst.st_dev != fst.st_dev || pst.st_ino != fst.st_ino;
+}
+
+/* Lets go of a file someone else removed or moved: its rows are lost when nothing names it any more. */
+static void logfile__detach(struct logfile *lf, int unlinked)
+{
+	/* after a short write the file holds the start of a row: that row can only be lost, never split */
+	int partial_row = lf->hdr_off == lf->hdr_len && lf->file_size != lf->file_whole && lf->head < lf->end;
+
+	if (unlinked) {
+		st_add(&lf->stats.rows_unlinked, lf->rows_in_file);
+		st_add(&lf->stats.bytes_unlinked, lf->bytes_in_file);
+	} else {
+		/* moved away: it keeps its rows; leave it with whole lines, synced */
+		if (lf->file_size != lf->file_whole && ftruncate(lf->fd, (off_t)lf->file_whole) < 0)
+			st_set(&lf->stats.last_errno, (uint64_t)errno); /* a partial last line stays in the moved file */
+		if (lf->unsynced)
+			logfile__sync_fd(lf, lf->fd, 0, 0);
+	}
+	if (partial_row) {
+		const char *start = lf->buf + lf->head;
+		const char *nl = memchr(start, '\n', lf->end - lf->head);
+		size_t k = (size_t)(nl - start) + 1; /* [head, end) ends with '\n': nl is never NULL */
+		lf->head += k;
+		lf->pending_rows--;
+		st_add(&lf->stats.rows_lost, 1);
+		st_add(&lf->stats.bytes_lost, k);
+		if (lf->head == lf->end)
+			lf->head = lf->end = 0;
+	}
+	V2X_TP(log_write_error, lf->name, unlinked ? ENOENT : EXDEV, lf->end - lf->head);
+	close(lf->fd);
+	lf->fd = -1;
+	lf->unsynced = 0;
+	lf->reopen_pending = 0;
+	lf->rows_in_file = lf->bytes_in_file = 0;
+	lf->file_size = lf->file_whole = 0;
+	lf->missing = 1;
+	st_set(&lf->stats.missing, 1);
+	st_add(&lf->stats.missing_episodes, 1);
+	logfile__event(lf, LOGFILE_EV_MISSING);
+}
+
+/* Opens the file again, the directory looked up by path (it may be a new one).  Returns 0 or a negative errno. */
+static int logfile__reopen(struct logfile *lf, int64_t now_real_ns)
+{
+	char old_name[LOGFILE_NAME_MAX];
+	int dfd = open(lf->conf.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	close(lf->dirfd);
+	lf->dirfd = dfd;
+	strcpy(old_name, lf->name);
+	lf->name[0] = '\0';
+	int rc = logfile__open_current(lf, now_real_ns);
+	if (rc < 0) {
+		strcpy(lf->name, old_name);
+		return rc;
+	}
+	lf->missing = 0;
+	lf->dir_unsynced = 1;
+	logfile__update_gmtoff(lf, now_real_ns);
+	st_set(&lf->stats.missing, 0);
+	st_add(&lf->stats.reopens, 1);
+	logfile__event(lf, LOGFILE_EV_REOPENED);
+	return 0;
+}
+
+/* Notices a removed or moved file, and reopens it once its directory exists. */
+static void logfile__check(struct logfile *lf, int64_t now_real_ns)
+{
+	int unlinked;
+
+	if (!lf->missing && lf->fd >= 0 && logfile__detached(lf, &unlinked) == 1)
+		logfile__detach(lf, unlinked);
+	if (lf->missing)
+		(void)logfile__reopen(lf, now_real_ns); /* the directory is still gone: next interval */
+}
+
 void logfile_tick(struct logfile *lf, uint64_t now_mono_ns, int64_t now_real_ns)
 {
 	if (!lf->open)
 		return;
+	if (now_mono_ns - lf->last_check_mono_ns >= lf->conf.flush_interval_ns) {
+		lf->last_check_mono_ns = now_mono_ns; /* two system calls per file and interval */
+		logfile__check(lf, now_real_ns);
+	}
 	int pending = lf->end > lf->head || lf->hdr_off < lf->hdr_len;
 
 	if (pending && now_mono_ns - lf->last_flush_mono_ns >= lf->conf.flush_interval_ns) {
@@ -665,6 +793,7 @@ int logfile_close(struct logfile *lf)
 
 	if (!lf->open)
 		return 0;
+	logfile__check(lf, rt_real_ns());
 	rc = logfile__write_out(lf);
 	if (lf->end > lf->head) {
 		st_add(&lf->stats.rows_lost, lf->pending_rows);
@@ -672,7 +801,7 @@ int logfile_close(struct logfile *lf)
 		lf->pending_rows = 0;
 		lf->head = lf->end = 0;
 	}
-	if (lf->file_size != lf->file_whole) {
+	if (lf->fd >= 0 && lf->file_size != lf->file_whole) {
 		if (ftruncate(lf->fd, (off_t)lf->file_whole) < 0 && rc == 0)
 			rc = -errno;
 		else
@@ -680,7 +809,7 @@ int logfile_close(struct logfile *lf)
 		lf->unsynced = 1;
 	}
 	logfile__sync(lf, 1);
-	if (close(lf->fd) < 0 && rc == 0)
+	if (lf->fd >= 0 && close(lf->fd) < 0 && rc == 0)
 		rc = -errno;
 	close(lf->dirfd);
 	free(lf->buf);

@@ -11,6 +11,18 @@
  * once it is full logfile_reserve() returns NULL and the caller counts the row dropped, so the loss is exact.
  * Writing resumes by itself when space returns.
  *
+ * Someone else removing or moving the file or its directory (`rm -rf out/`, `mv can_data.csv x`) is noticed in
+ * logfile_tick() at most one flush interval later, before the flush: the descriptor's link count is 0, or
+ * <dir>/<name> no longer names the open file (or the directory is gone).  The rows this writer had written to a
+ * file that is now unlinked are counted lost (rows_unlinked: their bytes went to an inode no name reaches; a moved
+ * file keeps its rows and none is counted); the episode is flagged once (LOGFILE_EV_MISSING, stats.missing = 1);
+ * the old descriptor is let go, and new rows wait in the buffer (counted dropped when it is full, as with a full
+ * disk).  Every flush interval the writer reopens the file by path, <dir> resolved anew (never through the
+ * directory descriptor of the start, so a recreated directory works, rotation included), with its header, as soon
+ * as the directory exists again (the writer does not recreate a removed directory: it may be an unmounted
+ * volume), then writes the waiting rows and flags LOGFILE_EV_REOPENED.  A row whose start reached the old file
+ * after a short write is counted lost rather than split across two files.
+ *
  * Naming: LOGFILE_FIXED keeps one name (`can_data.csv`); on rotation the file is renamed to
  * `<base><stamp><ext>` (default stamp `_%Y%m%d_%H%M%S`, of the time the file was started) and a new one begins with
  * its header.  LOGFILE_STAMPED puts the start time in the name through a strftime pattern
@@ -69,7 +81,8 @@ struct logfile_stats {
 	_Atomic uint64_t bytes_written;   /* row bytes written (headers not counted) */
 	_Atomic uint64_t rows_dropped;    /* rows refused because the buffer was full (logfile_count_dropped) */
 	_Atomic uint64_t bytes_dropped;
-	_Atomic uint64_t rows_lost;       /* rows still buffered at close that could not be written */
+	_Atomic uint64_t rows_lost;       /* rows still buffered at close that could not be written, and a row cut by
+					   a short write when its file was removed or moved */
 	_Atomic uint64_t bytes_lost;
 	_Atomic uint64_t write_errors;    /* failed write() calls (each retry counts) */
 	_Atomic uint64_t error_episodes;  /* times writing went from working to failing */
@@ -82,12 +95,19 @@ struct logfile_stats {
 	_Atomic uint64_t rotations;
 	_Atomic uint64_t rotate_errors;   /* failed rotations (retried at the next tick) */
 	_Atomic uint64_t max_flush_ns;    /* longest write-out */
+	_Atomic uint64_t rows_unlinked;   /* rows written to a file that someone else then removed (lost) */
+	_Atomic uint64_t bytes_unlinked;
+	_Atomic uint64_t missing;         /* 1 while the file or its directory is gone (rows wait in the buffer) */
+	_Atomic uint64_t missing_episodes; /* times the file was found removed or moved by someone else */
+	_Atomic uint64_t reopens;         /* times it was opened again after that */
 };
 
 /* logfile_events_take() bits */
 enum logfile_event {
 	LOGFILE_EV_ERROR = 1u << 0,     /* an error episode began (stats.last_errno says why) */
 	LOGFILE_EV_RECOVERED = 1u << 1, /* writing works again (stats say how much was dropped) */
+	LOGFILE_EV_MISSING = 1u << 2,   /* the file or its directory was removed or moved by someone else */
+	LOGFILE_EV_REOPENED = 1u << 3,  /* the file was opened again (logfile_name() says under which name) */
 };
 
 /* Caller-owned; fields are private to logfile.c except `stats` and `events`. */
@@ -114,6 +134,10 @@ struct logfile {
 	int dir_unsynced;        /* a name was created or renamed since the last directory fsync */
 	int in_error;            /* writer's copy of stats.in_error */
 	int reopen_pending;      /* FIXED: moved aside, but the new file could not be opened yet */
+	int missing;             /* writer's copy of stats.missing: fd is -1 until the file is opened again */
+	uint64_t last_check_mono_ns; /* last check that the file is still at its path */
+	uint64_t rows_in_file;   /* rows this writer wrote to the current file (lost if someone removes it) */
+	uint64_t bytes_in_file;
 	int open;
 	char name[LOGFILE_NAME_MAX]; /* current file name, relative to dir */
 };
@@ -166,8 +190,9 @@ void logfile_count_dropped(struct logfile *lf, uint64_t rows, uint64_t bytes);
 int logfile_append(struct logfile *lf, const char *line, size_t len);
 
 /*
- * Periodic work; call at least every few ms from the writer thread with both clocks: writes out the buffer when
- * flush_interval_ns passed (this is also the retry after an error), fsyncs when fsync_interval_ns passed, rotates
+ * Periodic work; call at least every few ms from the writer thread with both clocks: every flush_interval_ns it
+ * checks that the file is still at its path (reopening it when it was removed or moved and its directory exists),
+ * writes out the buffer (this is also the retry after an error), fsyncs when fsync_interval_ns passed, rotates
  * when due (only between whole lines and once the buffer is written out).  Never returns an error: see stats.
  */
 void logfile_tick(struct logfile *lf, uint64_t now_mono_ns, int64_t now_real_ns);
@@ -176,7 +201,9 @@ void logfile_tick(struct logfile *lf, uint64_t now_mono_ns, int64_t now_real_ns)
 int logfile_flush(struct logfile *lf);
 
 /*
- * Writes out what it can, fsyncs (inline, even with sync_fn), counts whatever could not be written as lost, cuts
+ * Checks the file is still at its path (as logfile_tick() does: a removed file's rows are counted lost, a last
+ * reopen is tried), writes out what it can, fsyncs (inline, even with sync_fn), counts whatever could not be
+ * written as lost, cuts
  * the file back to its last whole line, closes it and frees the buffer.  Returns 0 or the first negative errno.
  * Safe on a closed or zeroed lf.  Blocks.
  */

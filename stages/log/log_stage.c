@@ -36,10 +36,12 @@ static int file_in_error(struct logfile *lf)
 	return atomic_load_explicit(&lf->stats.in_error, memory_order_relaxed) != 0;
 }
 
-/* Rows that never reached the file: refused while the buffer was full, and still buffered at close. */
+/* Rows that are in no file: refused while the buffer was full, still buffered at close, and written to a file that
+ * someone else then removed. */
 static uint64_t file_lost(struct logfile *lf)
 {
-	return rt_counter_get(&lf->stats.rows_dropped) + rt_counter_get(&lf->stats.rows_lost);
+	return rt_counter_get(&lf->stats.rows_dropped) + rt_counter_get(&lf->stats.rows_lost) +
+	       rt_counter_get(&lf->stats.rows_unlinked);
 }
 
 /* Opens sink i's file.  Returns 0 or -errno. */
@@ -392,6 +394,8 @@ void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st)
 	}
 	for (size_t i = 0; i < ls->n_sinks; i++) {
 		st->disk_error |= file_in_error(&ls->sinks[i].file);
+		st->files_missing += rt_counter_get(&ls->sinks[i].file.stats.missing) != 0;
+		st->missing_episodes += rt_counter_get(&ls->sinks[i].file.stats.missing_episodes);
 		st->rows_lost += file_lost(&ls->sinks[i].file);
 		st->rotate_errors += rt_counter_get(&ls->sinks[i].file.stats.rotate_errors);
 	}
@@ -417,6 +421,14 @@ void log_stage_report(struct log_stage *ls)
 		if (ev & LOGFILE_EV_RECOVERED)
 			rt_warn("%s: writing again; %llu rows lost so far", sk->name,
 				(unsigned long long)file_lost(&sk->file));
+		if (ev & LOGFILE_EV_MISSING)
+			rt_err("%s: removed or moved away by someone else (or its directory %s was); %llu rows written to "
+			       "removed files are lost; new rows wait in memory until the file can be opened again there",
+			       sk->name, ls->conf.out_dir,
+			       (unsigned long long)rt_counter_get(&sk->file.stats.rows_unlinked));
+		if (ev & LOGFILE_EV_REOPENED)
+			rt_warn("%s: opened again in %s, with its header; %llu rows lost so far", sk->name,
+				ls->conf.out_dir, (unsigned long long)file_lost(&sk->file));
 	}
 	unsigned sev = rt_snap_events_take(&ls->snaps);
 	if (sev & RT_SNAP_EV_ERROR)

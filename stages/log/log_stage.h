@@ -104,6 +104,8 @@ struct log_stage_status {
 	unsigned sats;
 	int disk_error;
 	int snapshot_error;
+	unsigned files_missing;  /* files now removed or moved away by someone else (waiting to be opened again) */
+	uint64_t missing_episodes; /* times a file was found removed or moved, over every sink */
 	uint64_t rows_lost;      /* over every sink */
 	uint64_t rows_lost_can, rows_lost_candump, rows_lost_gps, rows_lost_merged;
 	uint64_t snapshots_written, snapshots_skipped, snapshot_errors, rotate_errors;
@@ -160,7 +162,8 @@ void log_stage_join_io(struct log_stage *ls);
 /* Control thread: a summary for the status line. */
 void log_stage_get_status(struct log_stage *ls, struct log_stage_status *st);
 
-/* Control thread: logs disk, snapshot and rotation errors once per episode, and their end with what was lost. */
+/* Control thread: logs disk, snapshot and rotation errors, and files removed or moved by someone else, once per
+ * episode, and their end with what was lost. */
 void log_stage_report(struct log_stage *ls);
 
 /* The pipeline entry (rt/pipeline.h): the [log] configuration (struct log_stage_conf); inputs as described above. */

@@ -1,7 +1,8 @@
 /*
  * test_logfile.c - the durable line writer on a real file system: header once, crash repair, rotation by size and
  * by hour, the fsync hand-off, and a disk that really fills up (a 256 KiB tmpfs mounted for the test, unmounted in
- * the teardown even when a test fails; skipped when mounting is not permitted).
+ * the teardown even when a test fails; skipped when mounting is not permitted); the file or its directory removed or
+ * moved by someone else (counted exactly, reopened with its header, rotation in a recreated directory).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -619,6 +620,180 @@ static void test_disk_full_when_file_starts(void **state)
 	expect_file(f->out, "can_data.csv", "h1,h2\n1,a\n");
 }
 
+/* ---- the file or its directory removed or moved by someone else (issue 13 defect 1) ---- */
+
+static void rm_tree(const char *dir)
+{
+	assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static void test_file_removed_counted_and_reopened(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile_conf c = fixed_conf(f->out, "h\n");
+	struct logfile lf;
+	char path[512];
+
+	assert_int_equal(logfile_open(&lf, &c, T_1059), 0);
+	append(&lf, "r0\n");
+	append(&lf, "r1\n");
+	append(&lf, "r2\n");
+	logfile_tick(&lf, 200 * MS, T_1059);
+	expect_file(f->out, "can_data.csv", "h\nr0\nr1\nr2\n");
+	snprintf(path, sizeof(path), "%s/can_data.csv", f->out);
+	assert_int_equal(unlink(path), 0);
+	append(&lf, "r3\n");
+	append(&lf, "r4\n");
+	/* the next check finds the file gone: its 3 rows are lost; the directory is there: a new file at once */
+	logfile_tick(&lf, 400 * MS, T_1059);
+	assert_int_equal(logfile_events_take(&lf), LOGFILE_EV_MISSING | LOGFILE_EV_REOPENED);
+	assert_int_equal(get(&lf.stats.rows_unlinked), 3);
+	assert_int_equal(get(&lf.stats.bytes_unlinked), 9);
+	assert_int_equal(get(&lf.stats.missing_episodes), 1);
+	assert_int_equal(get(&lf.stats.reopens), 1);
+	assert_int_equal(get(&lf.stats.missing), 0);
+	expect_file(f->out, "can_data.csv", "h\nr3\nr4\n");
+	/* nothing more happens while the file stays */
+	append(&lf, "r5\n");
+	logfile_tick(&lf, 600 * MS, T_1059);
+	assert_int_equal(logfile_events_take(&lf), 0);
+	assert_int_equal(logfile_close(&lf), 0);
+	expect_file(f->out, "can_data.csv", "h\nr3\nr4\nr5\n");
+	assert_int_equal(get(&lf.stats.rows_written), 6);
+	assert_int_equal(get(&lf.stats.rows_unlinked), 3);
+	assert_int_equal(get(&lf.stats.rows_lost) + get(&lf.stats.rows_dropped), 0);
+	assert_int_equal(get(&lf.stats.missing_episodes), 1);
+}
+
+static void test_file_renamed_keeps_its_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile_conf c = fixed_conf(f->out, "h\n");
+	struct logfile lf;
+	char from[512], to[512];
+
+	assert_int_equal(logfile_open(&lf, &c, T_1059), 0);
+	append(&lf, "r0\n");
+	append(&lf, "r1\n");
+	logfile_tick(&lf, 200 * MS, T_1059);
+	snprintf(from, sizeof(from), "%s/can_data.csv", f->out);
+	snprintf(to, sizeof(to), "%s/moved.csv", f->out);
+	assert_int_equal(rename(from, to), 0);
+	append(&lf, "r2\n");
+	logfile_tick(&lf, 400 * MS, T_1059);
+	assert_int_equal(logfile_events_take(&lf), LOGFILE_EV_MISSING | LOGFILE_EV_REOPENED);
+	/* moved, not removed: its rows are still in a file, none lost */
+	assert_int_equal(get(&lf.stats.rows_unlinked), 0);
+	expect_file(f->out, "moved.csv", "h\nr0\nr1\n");
+	expect_file(f->out, "can_data.csv", "h\nr2\n");
+	/* a new file put in place of ours by someone else is not ours either */
+	assert_int_equal(rename(from, to), 0);
+	put_file(f->out, "can_data.csv", "h\nforeign\n");
+	append(&lf, "r3\n");
+	logfile_tick(&lf, 600 * MS, T_1059);
+	assert_int_equal(get(&lf.stats.missing_episodes), 2);
+	assert_int_equal(logfile_close(&lf), 0);
+	expect_file(f->out, "moved.csv", "h\nr2\n");
+	expect_file(f->out, "can_data.csv", "h\nforeign\nr3\n"); /* same header: appended to */
+	assert_int_equal(get(&lf.stats.rows_unlinked), 0);
+}
+
+static void test_dir_removed_then_recreated_rotation_works(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile_conf c = fixed_conf(f->out, "h\n");
+	struct logfile lf;
+
+	c.rotate_bytes = 100;
+	assert_int_equal(logfile_open(&lf, &c, T_1059), 0);
+	append(&lf, "a 0123456789abcdef\n"); /* 19 bytes */
+	append(&lf, "b 0123456789abcdef\n");
+	logfile_tick(&lf, 200 * MS, T_1059);
+	rm_tree(f->out);
+	append(&lf, "c 0123456789abcdef\n");
+	append(&lf, "d 0123456789abcdef\n");
+	/* gone with its directory: the 2 rows written are lost, the new ones wait, nothing is created */
+	logfile_tick(&lf, 400 * MS, T_1059);
+	assert_int_equal(logfile_events_take(&lf), LOGFILE_EV_MISSING);
+	assert_int_equal(get(&lf.stats.rows_unlinked), 2);
+	assert_int_equal(get(&lf.stats.missing), 1);
+	logfile_tick(&lf, 600 * MS, T_1059);
+	assert_int_equal(logfile_events_take(&lf), 0);
+	assert_false(file_exists(f->out, "can_data.csv"));
+	assert_int_equal(get(&lf.stats.write_errors), 0); /* waiting is not a write error */
+	/* the directory is back (a new inode): reopened with the header, the waiting rows written */
+	assert_int_equal(mkdir(f->out, 0755), 0);
+	logfile_tick(&lf, 800 * MS, T_1059);
+	assert_int_equal(logfile_events_take(&lf), LOGFILE_EV_REOPENED);
+	assert_int_equal(get(&lf.stats.missing), 0);
+	expect_file(f->out, "can_data.csv", "h\nc 0123456789abcdef\nd 0123456789abcdef\n");
+	/* rotation works in the new directory: 2 + 2 * 19 + 4 * 19 = 116 >= 100 bytes */
+	for (int i = 0; i < 4; i++)
+		append(&lf, "e 0123456789abcdef\n");
+	logfile_tick(&lf, 1000 * MS, T_1059 + NS);
+	assert_int_equal(get(&lf.stats.rotations), 1);
+	assert_int_equal(get(&lf.stats.rotate_errors), 0);
+	expect_file(f->out, "can_data_20240101_105959.csv",
+		    "h\nc 0123456789abcdef\nd 0123456789abcdef\ne 0123456789abcdef\ne 0123456789abcdef\n"
+		    "e 0123456789abcdef\ne 0123456789abcdef\n");
+	assert_int_equal(logfile_close(&lf), 0);
+	expect_file(f->out, "can_data.csv", "h\n");
+	assert_int_equal(get(&lf.stats.rows_written), 8);
+	assert_int_equal(get(&lf.stats.rows_unlinked), 2);
+}
+
+/* Every row given to the writer is, at the end, in a file or counted: unlinked, dropped or lost. */
+static void test_dir_gone_at_close_every_row_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile_conf c = fixed_conf(f->out, "h\n");
+	struct logfile lf;
+	uint64_t given = 0, refused = 0;
+
+	c.buf_bytes = 256;
+	assert_int_equal(logfile_open(&lf, &c, T_1059), 0);
+	for (int i = 0; i < 10; i++, given++)
+		append(&lf, "row 0123456789\n"); /* 15 bytes */
+	logfile_tick(&lf, 200 * MS, T_1059);
+	rm_tree(f->out);
+	logfile_tick(&lf, 400 * MS, T_1059);
+	/* 30 rows while the directory is gone: 17 fit in 256 bytes, the rest are refused and counted */
+	for (int i = 0; i < 30; i++, given++)
+		if (logfile_append(&lf, "row 0123456789\n", 15) == -ENOBUFS)
+			refused++;
+	assert_int_equal(refused, 30 - 256 / 15);
+	logfile_tick(&lf, 600 * MS, T_1059);
+	assert_int_equal(logfile_close(&lf), -ENOENT);
+	assert_int_equal(get(&lf.stats.rows_unlinked), 10);
+	assert_int_equal(get(&lf.stats.rows_dropped), refused);
+	assert_int_equal(get(&lf.stats.rows_lost), 256 / 15);
+	assert_int_equal(get(&lf.stats.rows_unlinked) + get(&lf.stats.rows_dropped) + get(&lf.stats.rows_lost), given);
+}
+
+static void test_stamped_file_removed_gets_a_new_name(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile_conf c = fixed_conf(f->out, NULL);
+	struct logfile lf;
+	char path[512];
+
+	c.base = "can_%Y%m%d_%H%M%S";
+	c.ext = ".log";
+	c.naming = LOGFILE_STAMPED;
+	assert_int_equal(logfile_open(&lf, &c, T_1059), 0);
+	append(&lf, "x\n");
+	logfile_tick(&lf, 200 * MS, T_1059);
+	expect_file(f->out, "can_20240101_105959.log", "x\n");
+	snprintf(path, sizeof(path), "%s/can_20240101_105959.log", f->out);
+	assert_int_equal(unlink(path), 0);
+	append(&lf, "y\n");
+	logfile_tick(&lf, 400 * MS, T_1059 + 2 * NS); /* 11:00:01.5 */
+	assert_int_equal(logfile_close(&lf), 0);
+	assert_false(file_exists(f->out, "can_20240101_105959.log"));
+	expect_file(f->out, "can_20240101_110001.log", "y\n");
+	assert_int_equal(get(&lf.stats.rows_unlinked), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +804,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_by_hour_fixed, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_rotation_by_hour_stamped, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_sync_hook_gets_dup_fd, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_file_removed_counted_and_reopened, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_file_renamed_keeps_its_rows, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_dir_removed_then_recreated_rotation_works, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_dir_gone_at_close_every_row_counted, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_stamped_file_removed_gets_a_new_name, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_disk_full_drops_exactly_and_recovers, setup_tmpfs, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_disk_full_partial_line_cut_at_close, setup_tmpfs, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_disk_full_when_file_starts, setup_tmpfs, teardown_tmp),
