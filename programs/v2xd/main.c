@@ -147,7 +147,9 @@ static int disk_text(void *ctx, char *buf, size_t size)
 {
 	struct log_stage_status st;
 	log_stage_get_status(ctx, &st);
-	return snprintf(buf, size, "%s%s", st.disk_error ? "ERROR" : "ok", st.snapshot_error ? ", snapshots failing" : "");
+	return snprintf(buf, size, "%s%s%s", st.disk_error || st.files_missing ? "ERROR" : "ok",
+			st.files_missing ? ", output files removed (waiting for the directory)" : "",
+			st.snapshot_error ? ", snapshots failing" : "");
 }
 
 static int64_t rows_lost(void *ctx)
@@ -225,16 +227,17 @@ static void final_lines(struct v2xd *d)
 	if (ls.close_errno)
 		rt_err("finishing the output files failed: %s (see the lines above)", strerror(ls.close_errno));
 	rt_info("final: %llu bytes, %llu records, rejected %llu, dropped %llu, disk %s, snapshots %llu written, %llu "
-		"skipped, %llu failed, rotations failed %llu, rows lost: can_data=%llu candump=%llu gps_data=%llu "
-		"merged=%llu",
+		"skipped, %llu failed, rotations failed %llu, files removed %llu, rows lost: can_data=%llu candump=%llu "
+		"gps_data=%llu merged=%llu",
 		(unsigned long long)rt_counter_get(&d->rx->bytes), (unsigned long long)rt_counter_get(&d->rx->ctr.in),
 		(unsigned long long)(rt_counters_dropped_total(&d->rx->ctr) -
 				     rt_counter_get(&d->rx->ctr.dropped[CAN_RX_DROP_RING_FULL])),
 		(unsigned long long)(rt_counter_get(&d->rx->ctr.dropped[CAN_RX_DROP_RING_FULL]) +
 				     rt_counter_get(&d->dec->ctr.dropped[DECODE_DROP_RING_FULL])),
-		ls.disk_error ? "ERROR" : "ok", (unsigned long long)ls.snapshots_written,
+		ls.disk_error || ls.files_missing ? "ERROR" : "ok", (unsigned long long)ls.snapshots_written,
 		(unsigned long long)ls.snapshots_skipped, (unsigned long long)ls.snapshot_errors,
-		(unsigned long long)ls.rotate_errors, (unsigned long long)ls.rows_lost_can,
+		(unsigned long long)ls.rotate_errors, (unsigned long long)ls.missing_episodes,
+		(unsigned long long)ls.rows_lost_can,
 		(unsigned long long)ls.rows_lost_candump, (unsigned long long)ls.rows_lost_gps,
 		(unsigned long long)ls.rows_lost_merged);
 	rt_hist_summarize(&d->dec->rx_to_decoded_ns, &dh);
