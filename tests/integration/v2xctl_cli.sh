@@ -18,11 +18,13 @@ trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
+# start_server LOG: starts the stand-in daemon, waits until it says it listens
 start_server() {
-	"$SRV" "$sock" >>"$work/server.log" 2>&1 &
+	srv_log=$work/$1
+	"$SRV" "$sock" >"$srv_log" 2>&1 &
 	srv_pid=$!
-	for _ in $(seq 100); do [ -S "$sock" ] && grep -q "listening on" "$work/server.log" && return 0; sleep 0.05; done
-	echo "FAIL: the server did not start"; cat "$work/server.log"; exit 1
+	for _ in $(seq 200); do [ -S "$sock" ] && grep -q "listening on" "$srv_log" && return 0; sleep 0.05; done
+	echo "FAIL: the server did not start"; cat "$srv_log"; exit 1
 }
 
 # run EXPECTED_RC ARGS...: runs v2xctl, keeps stdout in $work/out and stderr in $work/err
@@ -42,7 +44,7 @@ check() {
 grep_out() { grep -q -- "$1" "$work/out" || { fail "output lacks '$1'"; cat "$work/out"; }; }
 grep_err() { grep -q -- "$1" "$work/err" || { fail "stderr lacks '$1'"; cat "$work/err"; }; }
 
-start_server
+start_server server1.log
 perm=$(stat -c %a "$sock")
 [ "$perm" = 660 ] || fail "socket mode $perm, expected 660"
 
@@ -152,8 +154,8 @@ run 0 --socket "$sock" ping
 kill -9 "$srv_pid"; wait "$srv_pid" 2>/dev/null; srv_pid=
 [ -S "$sock" ] || fail "the crashed server's socket file is gone (test set-up)"
 run 3 --socket "$sock" ping
-start_server
-grep -q "removed the stale socket" "$work/server.log" || fail "stale socket not reported"
+start_server server2.log
+grep -q "removed the stale socket" "$srv_log" || fail "stale socket not reported"
 run 0 --socket "$sock" ping
 
 # an orderly stop removes the socket file

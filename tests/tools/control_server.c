@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	struct rt_registry reg;
 	struct rt_control ctl;
 	struct rt_control_conf conf;
-	int rc;
+	int rc = -1;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: control_server SOCKET_PATH\n");
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 	rt_count_max(&demo.ring_hwm, 9);
 	atomic_init(&bytes, 4096);
 	if (ring_init(&ring, "demo->sink", 8, 16, NULL) < 0)
-		return 1;
+		goto out_reg;
 	uint64_t rec = 0;
 	for (int i = 0; i < 5; i++)
 		ring_push(&ring, &rec);
@@ -113,25 +113,28 @@ int main(int argc, char **argv)
 	    rt_registry_add_text(&reg, "demo", "link", text_link, NULL) < 0 ||
 	    rt_registry_add_gauge_int(&reg, "disk", "free_mb", "MB", gauge_free, NULL) < 0 ||
 	    rt_registry_add_hist(&reg, "demo", "latency", "ns", &lat) < 0)
-		return 1;
+		goto out_ring;
 
 	rt_control_conf_init(&conf, "control_server");
 	conf.socket_path = argv[1];
 	conf.registry = &reg;
 	if (rt_control_init(&ctl, &conf) < 0)
-		return 1;
+		goto out_ring;
 	if (rt_control_add_command(&ctl, "echo", "returns its args", cmd_echo, NULL) < 0 ||
 	    rt_control_add_command(&ctl, "set-desired-soc", "returns its args", cmd_echo, NULL) < 0 ||
 	    rt_control_add_command(&ctl, "set-max-cost", "returns its args", cmd_echo, NULL) < 0 ||
 	    rt_control_add_command(&ctl, "fail", "always answers an error", cmd_fail, NULL) < 0 ||
 	    rt_control_add_command(&ctl, "state", "sample vehicle state", cmd_state, NULL) < 0 ||
 	    rt_control_add_command(&ctl, "config", "sample configuration", cmd_config, NULL) < 0)
-		return 1;
+		goto out_ctl;
 	rt_info("listening on %s", argv[1]);
 	rc = rt_control_run(&ctl);
 	rt_info("stopped (%d)", rc);
+out_ctl:
 	rt_control_fini(&ctl);
-	rt_registry_fini(&reg);
+out_ring:
 	ring_fini(&ring);
+out_reg:
+	rt_registry_fini(&reg);
 	return rc > 0 ? 0 : 1;
 }
