@@ -144,6 +144,15 @@ kill -INT "$wpid"
 wait "$wpid"; rc=$?
 [ "$rc" = 0 ] || fail "watch after SIGINT exited $rc"
 
+# on a terminal (script(1) gives it a pty): the screen is cleared before each refresh, and q stops it
+if command -v script >/dev/null; then
+	(sleep 1; printf q) | timeout 20 script -qfc "$CTL --socket $sock watch --interval 0.2" /dev/null >"$work/out" 2>&1
+	rc=$?
+	[ "$rc" = 0 ] || fail "watch on a pty did not stop on q (exit $rc)"
+	grep -q $'\033\[H\033\[2J--- v2xctl watch' "$work/out" || fail "watch on a pty does not clear the screen"
+	grep -q "(q to quit)" "$work/out" || fail "watch on a pty does not say how to quit"
+fi
+
 # a second server on the same socket is refused, and the first keeps answering
 "$SRV" "$sock" >"$work/second.log" 2>&1; rc=$?
 [ "$rc" = 1 ] || fail "second server exited $rc"
