@@ -177,7 +177,12 @@ int decode_load_decoder(const char *path, bool allow_empty, struct decoder **out
 	else
 		rc = dbc_parse(&dbc, twizy_dbc_text, twizy_dbc_len, &err);
 	if (rc < 0) {
-		rt_err("%s: %s", path && path[0] ? path : "built-in twizy.dbc", err.msg[0] ? err.msg : strerror(-rc));
+		const char *name = path && path[0] ? path : "built-in twizy.dbc";
+		size_t n = strlen(name);
+		if (strncmp(err.msg, name, n) == 0 && err.msg[n] == ':')
+			rt_err("%s", err.msg); /* a load error names the file already */
+		else
+			rt_err("%s: %s", name, err.msg[0] ? err.msg : strerror(-rc));
 		return rc;
 	}
 	rc = decoder_create(out, &dbc);
