@@ -52,8 +52,8 @@ endif
 # Debian packages `make deps` installs: build, test and trace tooling.
 DEB_PKGS := build-essential pkg-config liburcu-dev liblttng-ust-dev lttng-tools babeltrace2 python3-bt2 \
             libmosquitto-dev mosquitto mosquitto-clients libcmocka-dev clang libclang-rt-14-dev \
-            libinih-dev libcjson-dev libsystemd-dev libmbedtls-dev libmodbus-dev gpsd-tools python3-matplotlib \
-            socat openssl systemd valgrind
+            libinih-dev libcjson-dev libsystemd-dev libmbedtls-dev libmodbus-dev gpsd-tools gpsd-clients \
+            python3-matplotlib socat openssl systemd valgrind
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
         -Wpointer-arith -Wundef -Wvla -Wwrite-strings -Wcast-align -Wnull-dereference -Wdouble-promotion \
