@@ -57,7 +57,10 @@ static void slot__read(struct slot *s)
 	s->last = r;
 	s->have_last = 1;
 	s->fresh = 1;
-	if (session_update(&s->sess, &r, hal_millis(s->node.h)) == SESSION_EV_ENDED && s->legacy) {
+	struct pzem_reading for_session = r;
+	if (!hal_relay_get(s->node.h))
+		for_session.current_ma = 0; /* no current through an open contactor: a higher reading is stale */
+	if (session_update(&s->sess, &for_session, hal_millis(s->node.h)) == SESSION_EV_ENDED && s->legacy) {
 		snprintf(line, sizeof(line), "[V2G] session %u ended (%s), %u Wh\r\n", (unsigned)s->sess.last.id,
 			 session_end_name(s->sess.last.end), (unsigned)s->sess.last.energy_wh);
 		slot__line(s, line);
@@ -165,8 +168,10 @@ static void slot__radio(struct slot *s)
 			s->vehicle_ready = 0;
 			continue;
 		}
-		if (v.ready_to_charge && !s->vehicle_ready && !hal_relay_get(s->node.h))
+		if (v.ready_to_charge && !s->vehicle_ready && !hal_relay_get(s->node.h)) {
 			hal_relay_set(s->node.h, 1);
+			s->st.relay_closes++;
+		}
 		s->vehicle_ready = v.ready_to_charge;
 	}
 }

@@ -38,6 +38,7 @@ struct slot_stats {
 	uint32_t stop_requests, acks_sent, station_msgs_sent;
 	uint32_t radio[FW_RADIO__COUNT];
 	uint8_t relay_closed;
+	uint32_t relay_closes; /* re-closed by the vehicle's ready_to_charge */
 };
 
 /* The legacy slot line for slot 1|2 with a reading.  Returns its length or -ENOBUFS. */
