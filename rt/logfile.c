@@ -778,9 +778,20 @@ void logfile_tick(struct logfile *lf, uint64_t now_mono_ns, int64_t now_real_ns)
 		logfile__sync(lf, 0);
 	}
 	/* rotate only between whole lines, with everything of this file written */
-	if (rotate && !pending && lf->file_whole == lf->file_size) {
-		if (logfile__rotate(lf, now_real_ns) < 0)
+	if (rotate && !pending && lf->file_whole == lf->file_size && now_mono_ns >= lf->next_rotate_mono_ns) {
+		int rc = logfile__rotate(lf, now_real_ns);
+		if (rc < 0) {
 			st_add(&lf->stats.rotate_errors, 1);
+			st_set(&lf->stats.rotate_errno, (uint64_t)-rc);
+			lf->next_rotate_mono_ns = now_mono_ns + lf->conf.flush_interval_ns; /* never a retry per tick */
+			if (!lf->rotate_failing) {
+				lf->rotate_failing = 1;
+				logfile__event(lf, LOGFILE_EV_ROTATE_ERROR);
+			}
+		} else if (lf->rotate_failing) {
+			lf->rotate_failing = 0;
+			logfile__event(lf, LOGFILE_EV_ROTATE_RECOVERED);
+		}
 	} else if (!rotate && lf->conf.rotate_hourly && lf->file_size <= lf->hdr_len &&
 		   logfile__hour_index(lf, now_real_ns) != logfile__hour_index(lf, lf->file_start_real_ns)) {
 		lf->file_start_real_ns = now_real_ns; /* an empty file simply starts in the new hour */

@@ -28,7 +28,9 @@
  * its header.  LOGFILE_STAMPED puts the start time in the name through a strftime pattern
  * (`can_%Y%m%d_%H%M%S` + `.log`); rotation starts a new stamped file.  A name that already exists is never
  * overwritten: `_1`, `_2`, ... is appended before the extension.  Rotation happens by size (rotate_bytes) and/or at
- * each hour boundary (rotate_hourly, local time unless utc_names), checked in logfile_tick().
+ * each hour boundary (rotate_hourly, local time unless utc_names), checked in logfile_tick().  A failed rotation
+ * (a read-only directory, say) is counted, flagged once per episode like a write error, and retried every flush
+ * interval; the file meanwhile grows on.
  *
  * Threads: one writer thread calls every function except logfile_events_take() and reads of `stats`, which any
  * thread may do at any time (relaxed atomic loads of monotonic counters, or of in_error/last_errno).  No function
@@ -93,7 +95,8 @@ struct logfile_stats {
 	_Atomic uint64_t fsyncs;          /* fdatasync()s done or handed to sync_fn */
 	_Atomic uint64_t sync_errors;     /* failed fdatasync / dup / sync_fn refusals */
 	_Atomic uint64_t rotations;
-	_Atomic uint64_t rotate_errors;   /* failed rotations (retried at the next tick) */
+	_Atomic uint64_t rotate_errors;   /* failed rotations (retried after a flush interval) */
+	_Atomic uint64_t rotate_errno;    /* errno of the last failed rotation (positive) */
 	_Atomic uint64_t max_flush_ns;    /* longest write-out */
 	_Atomic uint64_t rows_unlinked;   /* rows written to a file that someone else then removed (lost) */
 	_Atomic uint64_t bytes_unlinked;
@@ -108,6 +111,8 @@ enum logfile_event {
 	LOGFILE_EV_RECOVERED = 1u << 1, /* writing works again (stats say how much was dropped) */
 	LOGFILE_EV_MISSING = 1u << 2,   /* the file or its directory was removed or moved by someone else */
 	LOGFILE_EV_REOPENED = 1u << 3,  /* the file was opened again (logfile_name() says under which name) */
+	LOGFILE_EV_ROTATE_ERROR = 1u << 4,     /* a rotation failed after the previous one worked (stats.rotate_errno) */
+	LOGFILE_EV_ROTATE_RECOVERED = 1u << 5, /* a rotation worked again after failures */
 };
 
 /* Caller-owned; fields are private to logfile.c except `stats` and `events`. */
@@ -135,6 +140,8 @@ struct logfile {
 	int in_error;            /* writer's copy of stats.in_error */
 	int reopen_pending;      /* FIXED: moved aside, but the new file could not be opened yet */
 	int missing;             /* writer's copy of stats.missing: fd is -1 until the file is opened again */
+	int rotate_failing;      /* the last rotation failed (episode flagged) */
+	uint64_t next_rotate_mono_ns; /* after a failed rotation: not retried before this */
 	uint64_t last_check_mono_ns; /* last check that the file is still at its path */
 	uint64_t rows_in_file;   /* rows this writer wrote to the current file (lost if someone removes it) */
 	uint64_t bytes_in_file;

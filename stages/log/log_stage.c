@@ -14,7 +14,6 @@
 #include "trace/tp.h"
 #include "vehicle/vstate.h"
 
-#define LOG_TICK_NS (10 * RT_NS_PER_MS)
 #define LOG_PEEK_MAX 256 /* records or lines handled per input before looking at the others */
 
 void log_stage_conf_init(struct log_stage_conf *conf)
@@ -28,6 +27,10 @@ void log_stage_conf_init(struct log_stage_conf *conf)
 	conf->merged_ns = 1 * RT_NS_PER_SEC;
 	strcpy(conf->ifname, "can0");
 	CPU_ZERO(&conf->house_cpus);
+	/* Measured (docs/performance.md): rows reach the writer's buffer within 10 ms, and at bus rate the thread
+	 * wakes about 100 times a second instead of once per batch of the receiver. */
+	conf->budget_ns = 10 * RT_NS_PER_MS;
+	conf->wake_records = 1024;
 	rt_sched_conf_init(&conf->sched, SCHED_OTHER, 70);
 }
 
@@ -57,9 +60,10 @@ static int sink_open(struct log_stage *ls, struct log_sink *sk, const char *base
 	c.naming = naming;
 	c.header = header;
 	c.buf_bytes = buf;
-	/* The thread ticks at least every LOG_TICK_NS: flushing that much early puts every row in the file within
+	/* The thread ticks at least every budget_ns: flushing that much early puts every row in the file within
 	 * flush_ns of its arrival. */
-	c.flush_interval_ns = ls->conf.flush_ns > 2 * LOG_TICK_NS ? ls->conf.flush_ns - LOG_TICK_NS : ls->conf.flush_ns / 2;
+	uint64_t tick = ls->conf.budget_ns;
+	c.flush_interval_ns = ls->conf.flush_ns > 2 * tick ? ls->conf.flush_ns - tick : ls->conf.flush_ns / 2;
 	c.fsync_interval_ns = ls->conf.fsync_ns;
 	if (rotating) {
 		c.rotate_bytes = ls->conf.rotate_bytes;
@@ -125,6 +129,10 @@ int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, stru
 		ls->inputs[i].ring = in[i];
 		ls->inputs[i].lines = in_sinks && in_sinks[i];
 		has_records |= !ls->inputs[i].lines;
+		/* Coalesced wake-ups: the thread wakes every budget_ns anyway; producers wake it early only when many
+		 * records wait, well before a ring could fill. */
+		ring_set_wake_batch(in[i], conf->wake_records < ring_capacity(in[i]) / 2 ? conf->wake_records
+											 : (uint32_t)(ring_capacity(in[i]) / 2));
 	}
 	ls->n_inputs = n_in;
 	if (has_records) {
@@ -255,12 +263,15 @@ static void tick(struct log_stage *ls, uint64_t now)
 	}
 }
 
-static bool any_ready(void *arg)
+/* Ready when an input is closed or holds a wake batch: fewer records wait for the budget's timeout. */
+static bool any_ready_batch(void *arg)
 {
 	struct log_stage *ls = arg;
-	for (size_t i = 0; i < ls->n_inputs; i++)
-		if (ring_ready(ls->inputs[i].ring))
+	for (size_t i = 0; i < ls->n_inputs; i++) {
+		struct ring *r = ls->inputs[i].ring;
+		if (atomic_load_explicit(&r->closed, memory_order_acquire) || ring_count(r) >= r->wake_batch)
 			return true;
+	}
 	return false;
 }
 
@@ -318,8 +329,8 @@ void *log_stage_thread(void *arg)
 			continue;
 		if (drained)
 			break;
-		/* Wake at least every LOG_TICK_NS for flushes and snapshots when nothing comes. */
-		(void)rt_waiter_wait(ls->waiter, any_ready, ls, LOG_TICK_NS);
+		/* Wake at least every budget_ns for rows below the producers' wake threshold, flushes and snapshots. */
+		(void)rt_waiter_wait(ls->waiter, any_ready_batch, ls, (int64_t)ls->conf.budget_ns);
 	}
 	/* Drained: the last snapshots show the final rows; then every file is flushed and fsynced. */
 	for (size_t i = 0; i < ls->n_sinks; i++)
@@ -426,6 +437,13 @@ void log_stage_report(struct log_stage *ls)
 			       "removed files are lost; new rows wait in memory until the file can be opened again there",
 			       sk->name, ls->conf.out_dir,
 			       (unsigned long long)rt_counter_get(&sk->file.stats.rows_unlinked));
+		if (ev & LOGFILE_EV_ROTATE_ERROR)
+			rt_err("%s: rotation failed: %s; the file grows on, retried every %llu ms", sk->name,
+			       strerror((int)rt_counter_get(&sk->file.stats.rotate_errno)),
+			       (unsigned long long)(sk->file.conf.flush_interval_ns / RT_NS_PER_MS));
+		if (ev & LOGFILE_EV_ROTATE_RECOVERED)
+			rt_warn("%s: rotated again (%llu rotations failed so far)", sk->name,
+				(unsigned long long)rt_counter_get(&sk->file.stats.rotate_errors));
 		if (ev & LOGFILE_EV_REOPENED)
 			rt_warn("%s: opened again in %s, with its header; %llu rows lost so far", sk->name,
 				ls->conf.out_dir, (unsigned long long)file_lost(&sk->file));
@@ -488,6 +506,11 @@ static const struct rt_config_key log_keys[] = {
 	 .help = "memory buffer per file (0: 4096 for the CAN files, 512 others); rows wait there while the disk is full"},
 	{.section = "log", .key = "ifname", .type = RT_CONFIG_STRING, RT_CONFIG_FIELD(struct log_stage_conf, ifname),
 	 .umax = 15, .opt = "ifname", .help = "interface name written in the candump log"},
+	{.section = "log", .key = "budget_ms", .type = RT_CONFIG_DURATION, RT_CONFIG_FIELD(struct log_stage_conf, budget_ns),
+	 .unit = "ms", .umin = 1, .umax = 1000, .help = "latency budget: rows reach the writer's buffer within it"},
+	{.section = "log", .key = "wake_records", .type = RT_CONFIG_UINT,
+	 RT_CONFIG_FIELD(struct log_stage_conf, wake_records), .umin = 1, .umax = 1u << 20, .unit = "records",
+	 .help = "records waiting that wake the log thread before its budget (1: every push, the latency profile)"},
 	{.section = "log", .key = "io_cpus", .type = RT_CONFIG_CPUSET, RT_CONFIG_FIELD(struct log_stage_conf, house_cpus),
 	 .help = "CPUs of the snapshot and fsync thread (empty: those of [control] cpus)"},
 	RT_CONFIG_SCHED_KEYS("log", struct log_stage_conf, sched),
