@@ -210,6 +210,14 @@ error:
 	return ans;
 }
 
+char *rt_control_answer(struct rt_control *ctl, const char *line, size_t len)
+{
+	cJSON *ans = control__answer(ctl, line, len);
+	char *text = ans ? cJSON_PrintUnformatted(ans) : NULL;
+	cJSON_Delete(ans);
+	return text;
+}
+
 /* Answers one line.  Returns 0, or a negative errno when the client must be disconnected. */
 static int control__request(struct rt_control *ctl, struct rt_control_client *c, const char *line, size_t len)
 {
@@ -220,13 +228,11 @@ static int control__request(struct rt_control *ctl, struct rt_control_client *c,
 		skip++;
 	if (skip == len)
 		return 0; /* an empty line is not a request */
-	cJSON *ans = control__answer(ctl, line + skip, len - skip);
-	char *text = ans ? cJSON_PrintUnformatted(ans) : NULL;
-	cJSON_Delete(ans);
+	char *text = rt_control_answer(ctl, line + skip, len - skip);
 	if (!text)
 		return -ENOMEM;
 	int rc = control__client_queue(ctl, c, text, strlen(text));
-	free(text);
+	cJSON_free(text);
 	return rc;
 }
 
@@ -243,7 +249,7 @@ static int control__error_line(struct rt_control *ctl, struct rt_control_client 
 	if (!text)
 		return -ENOMEM;
 	int rc = control__client_queue(ctl, c, text, strlen(text));
-	free(text);
+	cJSON_free(text);
 	return rc;
 }
 

@@ -31,7 +31,7 @@
  * Synchronization table:
  *   rt_control_init, _add_command, _add_timer, _set_signal_hook, _fini    the control thread (or before it runs);
  *                                                                  init and add_* allocate; init binds the socket
- *   rt_control_run, rt_control_run_once      the control thread only (the loop; handlers and timers run here)
+ *   rt_control_run, _run_once, _answer       the control thread only (the loop; handlers and timers run here)
  *   rt_control_stop                          any thread, any time between init and fini (async-signal-safe)
  * Handlers and timer callbacks run on the control thread: they may allocate and log, and must not block.
  */
@@ -158,6 +158,13 @@ int rt_control_run_once(struct rt_control *ctl, int timeout_ms);
 
 /* Runs the loop until a stop: returns the signal number, -ECANCELED after rt_control_stop(), or a negative errno. */
 int rt_control_run(struct rt_control *ctl);
+
+/*
+ * Answers one request line (len bytes, without its newline) exactly as a socket client would be answered, without
+ * a socket: returns the answer's JSON text (free it with cJSON_free), or NULL when out of memory.  Control thread
+ * (handlers run here).  For in-process callers, tests and the fuzz target.
+ */
+char *rt_control_answer(struct rt_control *ctl, const char *line, size_t len);
 
 /* Asks the loop to return (-ECANCELED).  Any thread; async-signal-safe (one write to an eventfd). */
 void rt_control_stop(struct rt_control *ctl);
