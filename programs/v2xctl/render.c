@@ -4,6 +4,7 @@
  * that is missing prints as "-" rather than failing, so an older or newer daemon still gets a readable answer.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,11 +177,11 @@ void v2xctl_render_status(FILE *out, const cJSON *result)
 		fprintf(out, "%-24s %-14s %10s %10s %7s %10s %10s\n", m->string, g->string, a, b, c, d, e);
 	}
 
-	/* Everything else (links, disk, single counters) one line per stage. */
+	/* Everything else (links, disk, single counters): per stage, wrapped at about 100 columns. */
 	any = 0;
 	cJSON_ArrayForEach(g, stages)
 	{
-		int n = 0;
+		int n = 0, col = 0;
 		cJSON_ArrayForEach(m, g)
 		{
 			const char *t = render__type(m);
@@ -189,15 +190,19 @@ void v2xctl_render_status(FILE *out, const cJSON *result)
 			if (!any++)
 				fputc('\n', out);
 			if (!n++)
-				fprintf(out, "%-12s", g->string);
-			render__field(m, "value", a, sizeof(a));
-			const cJSON *unit = render__get(m, "unit");
+				col = fprintf(out, "%-12s", g->string);
+			char item[256], rate_text[40] = "";
+			const char *unit = render__str(render__get(m, "unit"), "");
 			const cJSON *rate = render__get(m, "rate");
-			fprintf(out, "  %s %s%s%s", m->string, a,
-				(render__str(unit, "")[0] ? " " : ""),
-				render__str(unit, ""));
+			render__field(m, "value", a, sizeof(a));
 			if (render__dbl(rate, 0) > 0)
-				fprintf(out, " (%.0f/s)", rate->valuedouble);
+				snprintf(rate_text, sizeof(rate_text), " (%.0f/s)", render__dbl(rate, 0));
+			int len = snprintf(item, sizeof(item), "  %s %s%s%s%s", m->string, a, unit[0] ? " " : "", unit,
+					   rate_text);
+			if (col > 12 && col + len > 100)
+				col = fprintf(out, "\n%-12s", "") - 1;
+			fputs(item, out);
+			col += len;
 		}
 		if (n)
 			fputc('\n', out);
@@ -219,8 +224,12 @@ void v2xctl_render_stats(FILE *out, const cJSON *result)
 		snprintf(name, sizeof(name), "%s/%s", g->string, m->string);
 		const cJSON *unit = render__get(m, "unit");
 		fprintf(out, "%-32s %-5s", name, (render__str(unit, "")[0] ? render__str(unit, "") : "-"));
+		bool empty = render__dbl(render__get(m, "count"), 0) == 0;
 		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
-			render__field(m, cols[i], v, sizeof(v));
+			if (empty && i > 0) /* no sample: no percentile, rather than zeros that read as measurements */
+				snprintf(v, sizeof(v), "-");
+			else
+				render__field(m, cols[i], v, sizeof(v));
 			fprintf(out, " %10s", v);
 		}
 		const cJSON *ovf = render__get(m, "overflow");

@@ -77,6 +77,7 @@ check "(lambda h: (h['count'], h['min'], h['p50'], h['p90'], h['p99'], h['p999']
 run 0 --socket "$sock" stats
 grep_out "P99.9"
 grep_out "^demo/latency  *ns  *100  *1  *50  *91  *99  *100  *100$"
+grep_out "^demo/empty  *ns  *0  *-  *-  *-  *-  *-  *-$"   # no sample: dashes, not zeros
 
 # state and config (the shapes v2xd will answer)
 run 0 --socket "$sock" state

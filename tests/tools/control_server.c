@@ -7,7 +7,7 @@
  *
  * Known values (tests/integration/v2xctl_cli.sh checks them): stage "demo" in=120 out=117, drops crc=2
  * ring_full=1, hwm=9; counter demo/bytes=4096; ring demo->sink capacity 16 with 5 queued; text demo/link="up";
- * gauge disk/free_mb=512 MB; histogram demo/latency holding 1..100 (ns).
+ * gauge disk/free_mb=512 MB; histogram demo/latency holding 1..100 (ns), histogram demo/empty with no sample.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	static struct rt_counters demo;
 	static _Atomic uint64_t bytes;
 	static struct ring ring;
-	static struct rt_hist lat;
+	static struct rt_hist lat, empty;
 	struct rt_registry reg;
 	struct rt_control ctl;
 	struct rt_control_conf conf;
@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		ring_push(&ring, &rec);
 	rt_hist_init(&lat);
+	rt_hist_init(&empty);
 	for (uint64_t v = 1; v <= 100; v++)
 		rt_hist_record(&lat, v);
 	if (rt_registry_add_counters(&reg, "demo", NULL, &demo) < 0 ||
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
 	    rt_registry_add_ring(&reg, "demo", NULL, &ring) < 0 ||
 	    rt_registry_add_text(&reg, "demo", "link", text_link, NULL) < 0 ||
 	    rt_registry_add_gauge_int(&reg, "disk", "free_mb", "MB", gauge_free, NULL) < 0 ||
-	    rt_registry_add_hist(&reg, "demo", "latency", "ns", &lat) < 0)
+	    rt_registry_add_hist(&reg, "demo", "latency", "ns", &lat) < 0 ||
+	    rt_registry_add_hist(&reg, "demo", "empty", "ns", &empty) < 0)
 		goto out_ring;
 
 	rt_control_conf_init(&conf, "control_server");
