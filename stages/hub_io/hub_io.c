@@ -273,6 +273,10 @@ void *hub_io_thread(void *arg)
 	struct pollfd pfd[2];
 
 	while (!rt_stop_requested(s->stop)) {
+		if (s->conf.dev_path[0] == '\0') {
+			hub_io__wait_absent(s, RT_NS_PER_SEC); /* no hub link configured: drop (count) what v2g queues */
+			continue;
+		}
 		if (s->fd < 0) {
 			int fd = tty_open(s->conf.dev_path, s->conf.baud);
 
@@ -383,8 +387,8 @@ static const struct rt_config_choice hub_io__tx_formats[] = {
 
 static const struct rt_config_key hub_io__keys[] = {
 	{ .section = "hub", .key = "dev", .type = RT_CONFIG_PATH, RT_CONFIG_FIELD(struct hub_io_conf, dev_path),
-	  .opt = "hub-dev", .flags = RT_CONFIG_REQUIRED,
-	  .help = "serial device of ESP32(2), the radio hub; reopened while absent" },
+	  .opt = "hub-dev", .flags = RT_CONFIG_EMPTY_OK,
+	  .help = "serial device of ESP32(2), the radio hub; reopened while absent (empty: no hub link)" },
 	{ .section = "hub", .key = "baud", .type = RT_CONFIG_UINT, RT_CONFIG_FIELD(struct hub_io_conf, baud),
 	  .umin = 9600, .umax = 2000000, .help = "line rate (legacy hub 115200; the project's firmware 921600)" },
 	{ .section = "hub", .key = "framing", .type = RT_CONFIG_ENUM, RT_CONFIG_FIELD(struct hub_io_conf, mode),

@@ -6,7 +6,8 @@
  * station item, meter reading, stop acknowledgement) to the v2g stage as a struct hub_rx_rec, stamped with both
  * clocks and the link's sequence number.  The device is opened like can_rx's (stages/can_rx/tty.h): raw 8N1, an
  * exclusive flock; while it is absent the thread sleeps on the waiter between retries (no CPU), and an unplug
- * restarts the parser on a clean unit.
+ * restarts the parser on a clean unit.  With no device configured (an empty path) the stage only drops, counted,
+ * what v2g queues.
  *
  * Send: the v2g stage pushes struct hub_tx_rec records (the vehicle's own Item, V2G messages) into this stage's
  * input ring, never waiting (a full ring is counted there).  This thread encodes them in the port's format (legacy
