@@ -139,6 +139,7 @@ static void hub__host_frame(struct hub *s, const struct v2x_frame *f)
 			return;
 		}
 		s->stop_pending = 1;
+		s->item.ready_to_charge = 0; /* until the computer says otherwise in a newer Item */
 		s->stop_cmd_seq = f->seq;
 		s->stop_sent_n = 0;
 		s->stop_last_ms = hal_millis(s->node.h);
