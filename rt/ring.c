@@ -46,6 +46,7 @@ int ring_init(struct ring *r, const char *name, size_t rec_size, size_t capacity
 	r->mask = (uint64_t)capacity - 1;
 	r->name = name ? name : "ring";
 	r->waiter = waiter;
+	r->wake_batch = 1;
 	return 0;
 }
 
@@ -55,10 +56,30 @@ void ring_fini(struct ring *r)
 	r->slots = NULL;
 }
 
-static inline void ring__notify(struct ring *r)
+/*
+ * After publishing up to new_head: wakes the consumer if it sleeps, unless the ring coalesces wake-ups and fewer
+ * than wake_batch records wait (the consumer then wakes by its own timeout, its latency budget).  The count starts
+ * from the producer's cached tail, which is never newer than the real one (an overestimate); once that crosses the
+ * threshold the tail is reloaded (acquire, as in ring__free), so the reload costs one cross-core read per
+ * wake_batch records at most, and a consumer that keeps up is not woken.
+ */
+static inline void ring__notify(struct ring *r, uint64_t new_head)
 {
-	if (r->waiter && r->waiter->mode != RT_WAIT_SPIN)
-		rt_waiter_notify(r->waiter);
+	if (!r->waiter || r->waiter->mode == RT_WAIT_SPIN)
+		return;
+	if (r->wake_batch > 1) {
+		if (new_head - r->tail_cache < r->wake_batch)
+			return;
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (new_head - r->tail_cache < r->wake_batch)
+			return;
+	}
+	rt_waiter_notify(r->waiter);
+}
+
+void ring_set_wake_batch(struct ring *r, uint32_t n)
+{
+	r->wake_batch = n == 0 ? 1 : n;
 }
 
 /* Producer: free slots as far as it knows, reloading tail when its cached view has fewer than `want`. */
@@ -89,7 +110,7 @@ bool ring_push(struct ring *r, const void *rec)
 	memcpy(ring__slot(r, head), rec, r->rec_size);
 	/* Release pairs with the consumer's acquire load of head: the record's bytes are visible before the index. */
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	ring__notify(r);
+	ring__notify(r, head + 1);
 	return true;
 }
 
@@ -108,7 +129,7 @@ size_t ring_push_batch(struct ring *r, const void *recs, size_t n)
 		memcpy(r->slots, (const unsigned char *)recs + first * r->rec_size, (k - first) * r->rec_size);
 	/* Release: as in ring_push, one store publishes the whole batch. */
 	atomic_store_explicit(&r->head, head + k, memory_order_release);
-	ring__notify(r);
+	ring__notify(r, head + k);
 	return k;
 }
 
@@ -213,7 +234,8 @@ void ring_close(struct ring *r)
 {
 	/* Release pairs with the acquire load in ring_is_drained/ring_ready: the final head is visible with the flag. */
 	atomic_store_explicit(&r->closed, 1, memory_order_release);
-	ring__notify(r);
+	if (r->waiter && r->waiter->mode != RT_WAIT_SPIN)
+		rt_waiter_notify(r->waiter); /* always: the consumer must see the end at once */
 }
 
 bool ring_is_drained(struct ring *r)

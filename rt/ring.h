@@ -57,6 +57,7 @@ struct ring {
 	uint64_t mask;
 	const char *name;
 	struct rt_waiter *waiter; /* the consumer's waiter, or NULL (no one waits) */
+	uint32_t wake_batch;      /* wake a sleeping consumer only once this many records wait (1: every push) */
 	_Atomic int closed;       /* set by the producer: no more records */
 };
 
@@ -66,6 +67,13 @@ struct ring {
  * Returns 0, -EINVAL (capacity not a power of two, rec_size 0, or r not RT_CACHE_LINE-aligned), or -ENOMEM.
  */
 int ring_init(struct ring *r, const char *name, size_t rec_size, size_t capacity, struct rt_waiter *waiter);
+
+/*
+ * Coalesced wake-ups (interrupt moderation): a push wakes a sleeping consumer only when at least n records wait
+ * (n <= 1: at every push; ring_close always wakes it).  The consumer must then wait with a timeout no longer than its
+ * latency budget, which bounds how long a record can wait below the threshold.  Before the threads start.
+ */
+void ring_set_wake_batch(struct ring *r, uint32_t n);
 
 /* Frees the slots.  No thread may use r any more. */
 void ring_fini(struct ring *r);

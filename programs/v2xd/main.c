@@ -43,6 +43,7 @@ struct v2xd_conf {
 	uint64_t full_wait_ns;
 	bool realtime;
 	bool mlock;
+	int profile;
 	char socket[108];
 	unsigned socket_mode;
 	uint64_t status_ns;
@@ -69,6 +70,9 @@ static void v2xd_conf_defaults(void *conf)
 
 static const struct rt_config_choice wait_names[] = {
 	{"sleep", RT_WAIT_SLEEP}, {"hybrid", RT_WAIT_HYBRID}, {"spin", RT_WAIT_SPIN}, {NULL, 0}};
+enum { V2XD_COALESCED = 0, V2XD_LATENCY = 1 };
+static const struct rt_config_choice profile_names[] = {{"coalesced", V2XD_COALESCED}, {"latency", V2XD_LATENCY},
+							{NULL, 0}};
 static const struct rt_config_choice level_names[] = {
 	{"error", RT_LOG_ERR}, {"warn", RT_LOG_WARN}, {"info", RT_LOG_INFO}, {"debug", RT_LOG_DEBUG}, {NULL, 0}};
 
@@ -84,6 +88,10 @@ static const struct rt_config_key v2xd_keys[] = {
 	{.section = "pipeline", .key = "full_wait_ms", .type = RT_CONFIG_DURATION,
 	 RT_CONFIG_FIELD(struct v2xd_conf, full_wait_ns), .unit = "ms", .umin = 0, .umax = 60000, .opt = "full-wait-ms",
 	 .help = "how long a stage waits on a full ring before dropping (counted)"},
+	{.section = "pipeline", .key = "profile", .type = RT_CONFIG_ENUM, RT_CONFIG_FIELD(struct v2xd_conf, profile),
+	 .choices = profile_names, .opt = "profile",
+	 .help = "coalesced: batched reads and wake-ups (least CPU); latency: a wake-up per record (overrides "
+		 "[can_rx] read_interval_us and [log] wake_records)"},
 	{.section = "pipeline", .key = "rt", .type = RT_CONFIG_BOOL, RT_CONFIG_FIELD(struct v2xd_conf, realtime),
 	 .opt = "rt", .help = "SCHED_FIFO at each stage's priority for stages whose policy is other"},
 	{.section = "pipeline", .key = "mlock", .type = RT_CONFIG_BOOL, RT_CONFIG_FIELD(struct v2xd_conf, mlock),
@@ -328,8 +336,13 @@ static int run(struct v2xd *d)
 	if (CPU_COUNT(&d->conf.house_cpus) > 0 && rt_pin_self(&d->conf.house_cpus) < 0)
 		rt_warn("cannot pin the control thread to --cpu-house");
 	struct log_stage_conf *lc = rt_pipeline_conf(d->pipe, rt_pipeline_find(d->pipe, "log"));
+	struct can_rx_conf *rxc = rt_pipeline_conf(d->pipe, rt_pipeline_find(d->pipe, "can_rx"));
 	if (CPU_COUNT(&lc->house_cpus) == 0)
 		lc->house_cpus = d->conf.house_cpus;
+	if (d->conf.profile == V2XD_LATENCY) {
+		rxc->read_interval_ns = 0; /* every read at once */
+		lc->wake_records = 1;      /* every push wakes the log thread */
+	}
 	rt_pipeline_conf_init(&pc);
 	pc.ring_records = d->conf.ring_records;
 	pc.wait_mode = (enum rt_wait_mode)d->conf.wait_mode;

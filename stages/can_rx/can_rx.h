@@ -41,6 +41,7 @@ struct can_rx_conf {
 	enum framer_mode mode;
 	uint64_t reopen_ns;     /* retry period while the device is absent (default 500 ms) */
 	uint64_t full_wait_ns;  /* how long a full ring may hold the stage back before dropping (default 2 s) */
+	uint64_t read_interval_ns; /* read moderation: least time between two reads (default 2 ms; 0: none) */
 	struct rt_sched_conf sched; /* [can_rx] cpus, policy, priority */
 };
 

@@ -76,6 +76,8 @@ struct log_stage_conf {
 	char ifname[16];
 	cpu_set_t house_cpus;   /* where the io thread runs (empty: anywhere) */
 	size_t buffer_bytes;    /* per log file buffer (0: 4 MiB for the CAN files, 512 KiB others) */
+	uint64_t budget_ns;     /* latency budget: the thread wakes at least this often (flushes, snapshots, rows) */
+	unsigned wake_records;  /* a producer wakes the sleeping thread only once this many records wait (1: always) */
 	struct rt_sched_conf sched; /* [log] cpus, policy, priority of the log thread */
 };
 

@@ -32,7 +32,7 @@ if ! pgrep -x lttng-sessiond >/dev/null; then
 fi
 lttng create "$session" --output "$work/trace" >/dev/null || fail "lttng create"
 lttng enable-channel -u chan --subbuf-size 1M --num-subbuf 8 --session "$session" >/dev/null || fail "enable-channel"
-lttng add-context -u -t vtid -t procname --session "$session" -c chan >/dev/null || fail "add-context"
+lttng add-context -u -t vtid -t vpid -t procname --session "$session" -c chan >/dev/null || fail "add-context"
 lttng enable-event -u 'v2x:*' -c chan --session "$session" >/dev/null || fail "enable-event"
 lttng start "$session" >/dev/null || fail "lttng start"
 
@@ -43,6 +43,7 @@ feed_pid=$!
 for _ in $(seq 100); do [ -e "$work/tty" ] && break; sleep 0.05; done
 "$BIN" --can-dev "$work/tty" --out "$work/out" --snapshot-s 1 --status-s 0 2>"$work/v2xd.log" &
 v2xd_pid=$!
+ours_v2xd=$v2xd_pid
 wait "$feed_pid" || fail "pty_feed failed: $(cat "$work/feed.log")"
 kill -TERM "$v2xd_pid"
 for _ in $(seq 200); do kill -0 "$v2xd_pid" 2>/dev/null || break; sleep 0.05; done
@@ -50,13 +51,15 @@ wait "$v2xd_pid"; rc=$?; v2xd_pid=
 [ "$rc" = 0 ] || fail "v2xd exited $rc: $(tail -5 "$work/v2xd.log")"
 
 # 2. a ring overfilled on purpose
-"$TOOLS/ring_overflow" >/dev/null || fail "ring_overflow misbehaved"
+"$TOOLS/ring_overflow" >/dev/null &
+ours_overflow=$!
+wait "$ours_overflow" || fail "ring_overflow misbehaved"
 
 lttng stop "$session" >/dev/null || fail "lttng stop"
 babeltrace2 "$work/trace" >"$work/events.txt" 2>"$work/bt.err" || fail "babeltrace2: $(head -3 "$work/bt.err")"
 
-# Only this test's processes (other programs using the provider may run at the same time).
-grep -E 'procname = "(v2xd|v2x-[a-z-]*|ring_overflow)"' "$work/events.txt" >"$work/ours.txt"
+# Only this test's two processes (other programs using the provider may run at the same time, other v2xd too).
+grep -E "vpid = ($ours_v2xd|$ours_overflow)[,}]" "$work/events.txt" >"$work/ours.txt"
 count() { grep -c "v2x:$1:" "$work/ours.txt"; }
 echo "events recorded: $(wc -l <"$work/events.txt")"
 for ev in can_bytes_read can_frame_parsed can_signals_decoded log_row gps_fix state_published stage_start \

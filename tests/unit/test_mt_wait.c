@@ -11,10 +11,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "tests/support/testutil.h"
 #include "rt/clock.h"
 #include "rt/ring.h"
 #include "rt/wait.h"
@@ -245,6 +247,78 @@ static void test_timeout(void **st)
 	}
 }
 
+/*
+ * Coalesced wake-ups: with a wake batch of 8, a sleeping consumer gets no wake-up for the first 7 records (the
+ * waiter's wake counter says so; it finds them at its timeout), one when the 8th arrives, and ring_close always
+ * wakes it.
+ */
+struct coalesce_ctx {
+	struct rt_waiter w;
+	struct ring r;
+	_Atomic int phase;
+	int rc[3];
+	size_t seen[3];
+};
+
+static bool ring_has_batch(void *arg)
+{
+	struct ring *r = arg;
+	return ring_count(r) >= r->wake_batch || atomic_load(&r->closed);
+}
+
+static void *coalesce_consumer(void *arg)
+{
+	struct coalesce_ctx *c = arg;
+	/* 1: records below the batch never wake it; only the long timeout ends the wait. */
+	c->rc[0] = rt_waiter_wait(&c->w, ring_has_batch, &c->r, 300 * RT_NS_PER_MS);
+	c->seen[0] = ring_count(&c->r);
+	atomic_store(&c->phase, 1);
+	/* 2: the batch wakes it. */
+	c->rc[1] = rt_waiter_wait(&c->w, ring_has_batch, &c->r, LOST_WAKEUP_NS);
+	c->seen[1] = ring_count(&c->r);
+	uint64_t v;
+	while (ring_pop(&c->r, &v))
+		;
+	atomic_store(&c->phase, 2);
+	/* 3: the close wakes it with an empty ring. */
+	c->rc[2] = rt_waiter_wait(&c->w, ring_has_batch, &c->r, LOST_WAKEUP_NS);
+	c->seen[2] = ring_count(&c->r);
+	return NULL;
+}
+
+static void test_coalesced_wakeups(void **st)
+{
+	(void)st;
+	struct coalesce_ctx *c = test_zalloc_aligned(sizeof(*c));
+	assert_int_equal(rt_waiter_init(&c->w, RT_WAIT_SLEEP, 0), 0);
+	assert_int_equal(ring_init(&c->r, "coalesce", sizeof(uint64_t), 64, &c->w), 0);
+	ring_set_wake_batch(&c->r, 8);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, coalesce_consumer, c), 0);
+	for (uint64_t i = 0; i < 7; i++)
+		assert_true(ring_push(&c->r, &i));
+	while (atomic_load(&c->phase) < 1)
+		rt_sleep_ns(RT_NS_PER_MS);
+	assert_int_equal(c->rc[0], -ETIMEDOUT);
+	assert_int_equal(c->seen[0], 7);
+	assert_int_equal(atomic_load(&c->w.wakes), 0); /* seven pushes, no wake-up */
+	uint64_t v = 7;
+	rt_sleep_ns(2 * RT_NS_PER_MS);
+	assert_true(ring_push(&c->r, &v));
+	while (atomic_load(&c->phase) < 2)
+		rt_sleep_ns(RT_NS_PER_MS);
+	assert_int_equal(c->rc[1], 0);
+	assert_true(c->seen[1] >= 8);
+	rt_sleep_ns(2 * RT_NS_PER_MS);
+	ring_close(&c->r);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(c->rc[2], 0);
+	assert_int_equal(c->seen[2], 0);
+	ring_fini(&c->r);
+	rt_waiter_fini(&c->w);
+	free(c);
+}
+
 static void test_mode_names(void **st)
 {
 	(void)st;
@@ -275,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_kick_hybrid),          cmocka_unit_test(test_kick_before_wait),
 		cmocka_unit_test(test_no_lost_wakeup_eventfd), cmocka_unit_test(test_kick_eventfd),
 		cmocka_unit_test(test_eventfd_poll_ring_and_descriptor),
+		cmocka_unit_test(test_coalesced_wakeups),
 		cmocka_unit_test(test_timeout),              cmocka_unit_test(test_mode_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
