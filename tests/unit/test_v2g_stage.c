@@ -362,6 +362,33 @@ static void test_legacy_link_session(void **state)
 	assert_int_equal(rt_counter_get(&w->hub->ignored), 1);                       /* the boot line */
 	assert_int_equal(rt_counter_get(&w->hub->ctr.in), 2);
 
+	/* 30 items from another vehicle at once: no answer to a broadcast, only the timer sends (the legacy storm) */
+	{
+		uint8_t burst[30 * 90];
+		uint64_t before = rt_counter_get(&w->v2g->items_out), in0 = rt_counter_get(&w->hub->ctr.in);
+		int64_t t0 = test_now_ms();
+		for (int i = 0; i < 30; i++) {
+			uint8_t *b = burst + i * 90;
+			memset(b, 0, 90);
+			b[0] = 0xAA;
+			b[1] = 0x55;
+			b[2] = 70;                     /* soc */
+			memcpy(b + 2 + 28, "Dri", 4);
+			b[2 + 57] = 0x24;              /* mac 24:..:09 */
+			b[2 + 62] = 0x09;
+			le32(b + 2 + 64, (uint32_t)i); /* timestamp */
+		}
+		assert_int_equal(test_pty_write_all(&w->p, burst, sizeof(burst)), 0);
+		int64_t end = test_now_ms() + 3000;
+		while (rt_counter_get(&w->hub->ctr.in) < in0 + 30 && test_now_ms() < end)
+			test_sleep_ms(5);
+		assert_int_equal(rt_counter_get(&w->hub->ctr.in), in0 + 30);
+		uint64_t sent = rt_counter_get(&w->v2g->items_out) - before;
+		int64_t elapsed = test_now_ms() - t0;
+		/* at most one Item per 150 ms period elapsed (plus the one due at the start), whatever arrived */
+		assert_true(sent <= (uint64_t)(elapsed / 150) + 2);
+	}
+
 	/* plugged: the station 2.2 m away is matched; the own Item now says ready to charge */
 	w->plug = 1;
 	size_t mark = w->rx_len;
