@@ -921,11 +921,11 @@ static void sim_summary(struct sim *s, FILE *f)
 		const struct hub_stats *h = &s->app[k].st.hub;
 		fprintf(f, "%s items_from_host=%u v2v_sent=%u v2g_sent=%u stop_sent=%u forwarded_v2v=%u "
 			   "forwarded_station=%u acks_to_host=%u stop_result=%u radio_ok=%u radio_forged=%u "
-			   "radio_replayed=%u radio_malformed=%u radio_no_key=%u host_rejects=%u\n",
+			   "radio_replayed=%u radio_malformed=%u radio_no_key=%u radio_not_for_us=%u host_rejects=%u\n",
 			app_names[k], h->items_from_host, h->v2v_sent, h->v2g_sent, h->stop_sent, h->forwarded_v2v,
 			h->forwarded_station, h->acks_to_host, h->stop_result, h->radio[FW_RADIO_OK],
 			h->radio[FW_RADIO_FORGED], h->radio[FW_RADIO_REPLAYED], h->radio[FW_RADIO_MALFORMED],
-			h->radio[FW_RADIO_NO_KEY], h->host_rejects);
+			h->radio[FW_RADIO_NO_KEY], h->radio[FW_RADIO_NOT_FOR_US], h->host_rejects);
 	}
 	for (int k = APP_SLOT1; k <= APP_SLOT2; k++) {
 		if (!s->app[k].on)

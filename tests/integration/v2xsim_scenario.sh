@@ -50,4 +50,27 @@ cat "$S"
 reads=$(kv "$S" slot1 meter_reads_ok); reports=$(kv "$S" slot1 reports_sent)
 [ "$reports" -le "$reads" ] || fail "more reports than good reads"
 [ "$(kv "$S" slot1_session end)" = vehicle_stop ] || fail "faults run: session not stopped by the vehicle"
+
+# A candump log replayed on the bus: each of its frames (bad lines skipped) reaches the bridge once.
+cat >"$TMP/log.txt" <<'LOG'
+(1436509052.249713) can0 155#0596E7546D58006F
+(1436509052.251713) can0 59B#80010000
+not a frame line
+(1436509052.259713) can0 19F#000007D000000000
+(1436509052.350000) can0 1FFFFFFF#1122
+(1436509052.450000) can0 123#R
+LOG
+"$SIM" --apps bridge --candump "$TMP/log.txt" --duration 2 --quiet --summary "$TMP/sum.txt" >"$TMP/out.txt" 2>&1 ||
+	fail "v2xsim (candump) exited non-zero"
+cat "$S"
+[ "$(kv "$S" bridge can_sent)" = 5 ] || fail "candump replay: 5 frames expected"
+
+# Legacy links everywhere: text lines from the bridge and the slots, AA 55 frames from the hub.
+"$SIM" --legacy --speed 10 --radio-port "$PORT" --quiet --duration 30 --summary "$TMP/sum.txt" >"$TMP/out.txt" 2>&1 ||
+	fail "v2xsim (legacy) exited non-zero"
+cat "$S"
+[ "$(kv "$S" bridge legacy_lines)" -gt 5000 ] || fail "legacy: too few SIM lines"
+[ "$(kv "$S" bridge_host lines)" -gt 5000 ] || fail "legacy: the bridge host link carried no lines"
+[ "$(kv "$S" slot1_host lines)" -ge 10 ] || fail "legacy: no slot lines"
+[ "$(kv "$S" hub forwarded_v2v)" -ge 1 ] && [ "$(kv "$S" hub_host lines)" -ge 1 ] || fail "legacy: the hub forwarded nothing"
 echo PASS

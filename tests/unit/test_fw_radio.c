@@ -110,6 +110,13 @@ static void test_accept_forge_replay(void **state)
 	fw_radio_init(&a, mac_b, NULL, key, 1000);
 	n = fw_radio_seal(&a, FW_RADIO_V2G_ACK, ack, 9, msg, sizeof(msg));
 	assert_int_equal(fw_radio_open(&b, mac_b, msg, (size_t)n, &type, &body, &blen, &ctr), FW_RADIO_OWN);
+	/* A type this node does not take is set aside before any authentication. */
+	b.accept_mask = 1u << FW_RADIO_V2G_VEHICLE;
+	fw_radio_init(&a, mac_a, NULL, key, 2000);
+	n = fw_radio_seal(&a, FW_RADIO_V2G_ACK, ack, 9, msg, sizeof(msg));
+	assert_int_equal(fw_radio_open(&b, mac_a, msg, (size_t)n, &type, &body, &blen, &ctr), FW_RADIO_NOT_FOR_US);
+	assert_int_equal(b.count[FW_RADIO_NOT_FOR_US], 1);
+	b.accept_mask = 0;
 	/* Every verdict was counted once per call. */
 	assert_int_equal(b.count[FW_RADIO_OK], 2);
 	assert_int_equal(b.count[FW_RADIO_REPLAYED], 2);

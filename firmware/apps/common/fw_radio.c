@@ -33,7 +33,8 @@ size_t fw_radio_body_len(uint8_t type)
 
 const char *fw_radio_verdict_name(enum fw_radio_verdict v)
 {
-	static const char *const names[FW_RADIO__COUNT] = {"ok", "malformed", "no_key", "forged", "replayed", "own"};
+	static const char *const names[FW_RADIO__COUNT] = {"ok",	  "malformed", "no_key", "forged",
+								      "replayed", "own",       "not_for_us"};
 
 	return (unsigned)v < FW_RADIO__COUNT ? names[v] : "invalid";
 }
@@ -152,6 +153,8 @@ enum fw_radio_verdict fw_radio_open(struct fw_radio *r, const uint8_t src[6], co
 		return fw_radio__count(r, FW_RADIO_MALFORMED);
 	if (memcmp(msg + 4, r->mac, 6) == 0)
 		return fw_radio__count(r, FW_RADIO_OWN);
+	if (r->accept_mask && !(r->accept_mask & (1u << msg[3])))
+		return fw_radio__count(r, FW_RADIO_NOT_FOR_US);
 	key = fw_radio__key(r, msg[3]);
 	if (!key)
 		return fw_radio__count(r, FW_RADIO_NO_KEY);

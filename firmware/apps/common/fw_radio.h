@@ -67,6 +67,7 @@ enum fw_radio_verdict {
 	FW_RADIO_FORGED,    /* the tag does not match */
 	FW_RADIO_REPLAYED,  /* the counter is not above the last one accepted from this sender */
 	FW_RADIO_OWN,       /* our own message heard back */
+	FW_RADIO_NOT_FOR_US, /* a well-formed type this node does not take (accept_mask): not authenticated */
 	FW_RADIO__COUNT
 };
 
@@ -85,6 +86,7 @@ struct fw_radio {
 		uint8_t key; /* 0 v2v, 1 v2g */
 		uint32_t last;
 	} peer[FW_RADIO_PEERS];
+	uint32_t accept_mask;            /* bit t set: type t is taken; 0: every type (set after fw_radio_init) */
 	uint32_t count[FW_RADIO__COUNT]; /* verdicts of fw_radio_open() */
 	uint32_t peers_evicted;          /* peer slots reused (the oldest is forgotten) */
 };

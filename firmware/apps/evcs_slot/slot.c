@@ -209,6 +209,7 @@ int slot_run(struct v2x_hal *h, struct slot_stats *stats)
 		s.node.config_errors++; /* every read will fail, counted */
 	if (s.slot == 1 && fw_node_radio_init(&s.node, &s.radio) == 0 && s.radio.have_v2g)
 		s.v2g = 1;
+	s.radio.accept_mask = 1u << FW_RADIO_V2G_VEHICLE; /* a station takes only vehicles' V2G messages */
 	t_read = t_report = t_v2g = hal_millis(h);
 	while (!hal_should_stop(h)) {
 		uint32_t now = hal_millis(h);

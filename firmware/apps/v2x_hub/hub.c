@@ -259,6 +259,7 @@ int hub_run(struct v2x_hal *h, struct hub_stats *stats)
 	rc = fw_node_radio_init(&s.node, &s.radio);
 	if (rc < 0)
 		return rc;
+	s.radio.accept_mask = 1u << FW_RADIO_V2V | 1u << FW_RADIO_V2G_STATION | 1u << FW_RADIO_V2G_ACK;
 	t_v2v = t_v2g = hal_millis(h);
 	while (!hal_should_stop(h)) {
 		uint32_t now = hal_millis(h);
