@@ -13,11 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt/logfile.h"
@@ -794,6 +797,74 @@ static void test_stamped_file_removed_gets_a_new_name(void **state)
 	assert_int_equal(get(&lf.stats.rows_unlinked), 1);
 }
 
+/*
+ * A rotation that fails (the directory read-only; as nobody, since root ignores directory permissions) is flagged
+ * once per episode, retried once per flush interval (not every tick), and flagged again when it works.  Runs in a
+ * child process that drops to nobody; it reports the first failed check by its exit status.
+ */
+static int rotation_episode_child(const char *dir)
+{
+	struct logfile_conf c = fixed_conf(dir, "h\n");
+	struct logfile lf;
+
+	c.rotate_bytes = 40;
+	if (logfile_open(&lf, &c, T_1059) != 0)
+		return 10;
+	for (int i = 0; i < 3; i++)
+		if (logfile_append(&lf, "row 0123456789abcde\n", 20) != 0) /* 20 bytes */
+			return 11;
+	if (chmod(dir, 0555) != 0)
+		return 12;
+	logfile_tick(&lf, 200 * MS, T_1059); /* rows written (the file is open), the rename refused */
+	if (get(&lf.stats.rows_written) != 3 || get(&lf.stats.rotate_errors) != 1 ||
+	    get(&lf.stats.rotate_errno) != EACCES)
+		return 13;
+	if (logfile_events_take(&lf) != LOGFILE_EV_ROTATE_ERROR)
+		return 14;
+	logfile_tick(&lf, 250 * MS, T_1059); /* within the flush interval: no retry */
+	if (get(&lf.stats.rotate_errors) != 1)
+		return 15;
+	logfile_tick(&lf, 300 * MS, T_1059); /* retried, failed again: counted, not flagged again */
+	if (get(&lf.stats.rotate_errors) != 2 || logfile_events_take(&lf) != 0)
+		return 16;
+	if (chmod(dir, 0755) != 0)
+		return 17;
+	logfile_tick(&lf, 400 * MS, T_1059);
+	if (get(&lf.stats.rotations) != 1 || logfile_events_take(&lf) != LOGFILE_EV_ROTATE_RECOVERED)
+		return 18;
+	if (logfile_close(&lf) != 0)
+		return 19;
+	return 0;
+}
+
+static void test_rotation_failure_flagged_once_and_paced(void **state)
+{
+	struct fixture *f = *state;
+	struct passwd *pw = getpwnam("nobody");
+	char parent[128];
+
+	if (geteuid() != 0 || !pw)
+		skip();
+	snprintf(parent, sizeof(parent), "%s/out", f->dir);
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(mkdir(parent, 0755), 0);
+	assert_int_equal(mkdir(f->out, 0755), 0);
+	assert_int_equal(chown(f->out, pw->pw_uid, pw->pw_gid), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+			_exit(2);
+		_exit(rotation_episode_child(f->out));
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	expect_file(f->out, "can_data_20240101_105959.csv",
+		    "h\nrow 0123456789abcde\nrow 0123456789abcde\nrow 0123456789abcde\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +875,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_by_hour_fixed, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_rotation_by_hour_stamped, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_sync_hook_gets_dup_fd, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_rotation_failure_flagged_once_and_paced, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_file_removed_counted_and_reopened, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_file_renamed_keeps_its_rows, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_dir_removed_then_recreated_rotation_works, setup_tmp, teardown_tmp),
