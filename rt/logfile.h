@@ -21,7 +21,8 @@
  * directory descriptor of the start, so a recreated directory works, rotation included), with its header, as soon
  * as the directory exists again (the writer does not recreate a removed directory: it may be an unmounted
  * volume), then writes the waiting rows and flags LOGFILE_EV_REOPENED.  A row whose start reached the old file
- * after a short write is counted lost rather than split across two files.
+ * after a short write is counted lost rather than split across two files.  Traced as log_write_error with err
+ * ENOENT (removed) or EXDEV (moved away).
  *
  * Naming: LOGFILE_FIXED keeps one name (`can_data.csv`); on rotation the file is renamed to
  * `<base><stamp><ext>` (default stamp `_%Y%m%d_%H%M%S`, of the time the file was started) and a new one begins with
