@@ -759,13 +759,16 @@ void logfile_tick(struct logfile *lf, uint64_t now_mono_ns, int64_t now_real_ns)
 {
 	if (!lf->open)
 		return;
-	if (now_mono_ns - lf->last_check_mono_ns >= lf->conf.flush_interval_ns) {
-		lf->last_check_mono_ns = now_mono_ns; /* two system calls per file and interval */
+	int pending = lf->end > lf->head || lf->hdr_off < lf->hdr_len;
+	int flush_due = pending && now_mono_ns - lf->last_flush_mono_ns >= lf->conf.flush_interval_ns;
+
+	/* before each timed flush, and every interval while idle: two system calls per file and interval */
+	if (flush_due || now_mono_ns - lf->last_check_mono_ns >= lf->conf.flush_interval_ns) {
+		lf->last_check_mono_ns = now_mono_ns;
 		logfile__check(lf, now_real_ns);
 	}
-	int pending = lf->end > lf->head || lf->hdr_off < lf->hdr_len;
 
-	if (pending && now_mono_ns - lf->last_flush_mono_ns >= lf->conf.flush_interval_ns) {
+	if (flush_due) {
 		lf->last_flush_mono_ns = now_mono_ns; /* also paces the retries while writes fail */
 		if (logfile__write_out(lf) == 0)
 			pending = 0;
