@@ -108,7 +108,8 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 DEPFILES := $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test check tsan bench fuzz install install-service clean help coverage demo tests programs
+.PHONY: all deps test check tsan bench fuzz install install-service clean help coverage demo tests programs \
+        profile valgrind callgrind helgrind
 .SECONDARY:
 
 all: $(PROG_BINS)
@@ -125,6 +126,10 @@ help:
 	@echo '  bench     build the benchmarks into $(BUILD)/bin (run them by hand, see perf/README.md)'
 	@echo '  fuzz      build the libFuzzer targets with clang and run each for FUZZ_SECONDS (default 20)'
 	@echo '  coverage  the suite with gcov instrumentation, then a per-file line coverage summary'
+	@echo '  profile   perf record -g of v2xd at bus and max rate: reports + flame graphs (build/profile, perf/README.md)'
+	@echo '  valgrind  v2xd and v2xd decode under memcheck (0 errors, 0 definite leaks)'
+	@echo '  callgrind instructions per CAN frame on a 200,000-frame replay, top functions'
+	@echo '  helgrind  the test_mt_* tests under helgrind with tests/helgrind.supp (build/helgrind, TRACE=0)'
 	@echo '  demo      the vehicle pipeline on the built-in simulator (a later issue)'
 	@echo '  install   install programs into $$(DESTDIR)$$(PREFIX)/bin (PREFIX=$(PREFIX))'
 	@echo '  install-service  only the systemd unit, udev rules and sysusers.d file (also done by install)'
@@ -242,6 +247,25 @@ coverage:
 	    awk -v f="$$f" '$$1 == "File" { ok = ($$2 == "'"'"'" f "'"'"'") } ok && /^Lines executed/ { sub("Lines executed:", ""); print $$1, $$3, f; exit }'; \
 	done | sort -n | awk '{ printf "  %8s of %5s lines  %s\n", $$1, $$2, $$3; n += $$2; c += $$2 * $$1 / 100 } \
 	  END { if (n) printf "  total: %.1f%% of %d lines\n", 100 * c / n, n }'
+
+# perf and valgrind workflows (perf/README.md): perf/profile.sh and perf/valgrind.sh do the work.
+PROFILE_BUILD  ?= build/profile
+HELGRIND_BUILD ?= build/helgrind
+profile:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(PROFILE_BUILD) OPT='-O2 -g -fno-omit-frame-pointer' \
+	  $(PROFILE_BUILD)/bin/v2xd $(PROFILE_BUILD)/tests/tools/pty_feed
+	$(Q)perf/profile.sh $(PROFILE_BUILD)
+
+valgrind: $(BUILD)/bin/v2xd $(BUILD)/tests/tools/pty_feed
+	$(Q)perf/valgrind.sh memcheck $(BUILD)
+
+callgrind: $(BUILD)/bin/v2xd
+	$(Q)perf/valgrind.sh callgrind $(BUILD)
+
+helgrind:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(HELGRIND_BUILD) TRACE=0 OPT='-O1 -g' \
+	  $(patsubst $(BUILD)/%,$(HELGRIND_BUILD)/%,$(MT_TESTS))
+	$(Q)perf/valgrind.sh helgrind $(HELGRIND_BUILD)
 
 demo:
 	@echo "make demo: the simulator (v2xsim) and the full pipeline come with a later issue." >&2; exit 1
