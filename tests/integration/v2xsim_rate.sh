@@ -18,6 +18,8 @@ trap cleanup EXIT
 TCK=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Context switches of every v2xd thread (the reader's wake-ups dominate).
+ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }'; }
 field() { # field FILE LINEPREFIX KEY
 	awk -v p="$2" -v k="$3" '$1 == p { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$1"
 }
@@ -38,9 +40,11 @@ run() { # run NAME RATE SIM-OPTIONS...
 	# v2xd opens the pty within its 500 ms reopen period; CPU is sampled over the steady part of the run.
 	sleep 1
 	local c0; c0=$(cpu_ticks "$DPID")
+	local w0; w0=$(ctxsw "$DPID")
 	local t0; t0=$(date +%s.%N)
 	wait "$spid" || { echo "FAIL $name: v2xsim exited non-zero"; cat "$TMP/sim-$name.log"; exit 1; }
 	local c1; c1=$(cpu_ticks "$DPID")
+	local w1; w1=$(ctxsw "$DPID")
 	local t1; t1=$(date +%s.%N)
 	# Let v2xd drain what is in the pty, then stop it: it writes every accepted row before exiting.
 	sleep 1.5
@@ -58,7 +62,7 @@ run() { # run NAME RATE SIM-OPTIONS...
 	rate_fps=$(anykey "$sum" bus_rate_fps)
 	echo "$name: rows=$rows sent=$sent lost_tx=$lost_tx overruns=$overruns queue_overruns=$qover bus_rate_fps=$rate_fps" \
 		"v2xd_cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" 'BEGIN { printf "%.3f", (b - a) / t }')" \
-		"over_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+		"v2xd_ctx_switches=$((w1 - w0))" "over_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
 	grep '^bridge ' "$sum"
 	[ "$sent" -gt 0 ] || { echo "FAIL $name: nothing sent"; exit 1; }
 	[ "$lost_tx" = 0 ] && [ "$overruns" = 0 ] && [ "$qover" = 0 ] || { echo "FAIL $name: the firmware lost frames"; exit 1; }
