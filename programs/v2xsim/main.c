@@ -46,7 +46,7 @@ struct opts {
 	const char *can_pty, *hub_pty, *slot_pty, *slot2_pty, *scenario, *candump, *keys, *state_dir, *summary;
 	const char *can_filter;
 	double speed, duration_s, range_m;
-	unsigned rate, baud, batch_us, radio_port;
+	unsigned rate, baud, batch_us, radio_port, can_queue;
 	int legacy, no_batch, apps[APP__COUNT], quiet;
 };
 
@@ -132,6 +132,7 @@ static void usage(FILE *f)
 		"  --rate N            fill the bus up to N frames/s with filler frames (ids 0x700-0x70F; at most 9000)\n"
 		"  --candump FILE      replay a candump -l log instead of the vehicle model's frames\n"
 		"  --can-filter LIST   acceptance filters of the bridge, hex ID:MASK,... (default: all frames)\n"
+		"  --can-queue N       frames the CAN controller's receive queue holds (default 4096; overruns counted)\n"
 		"Firmware configuration:\n"
 		"  --legacy            legacy text lines / AA 55 frames / slot lines instead of v2 frames\n"
 		"  --baud N            bridge host link baud rate (default 921600; legacy 115200)\n"
@@ -182,7 +183,8 @@ static int parse_apps(const char *s, int *apps)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_CAN = 256, O_HUB, O_SLOT, O_SLOT2, O_APPS, O_SCEN, O_DUR, O_SPEED, O_RATE, O_CANDUMP, O_FILTER,
-	       O_LEGACY, O_BAUD, O_NOBATCH, O_BATCHUS, O_KEYS, O_STATE, O_RANGE, O_PORT, O_SUMMARY, O_QUIET, O_HELP };
+	       O_LEGACY, O_BAUD, O_NOBATCH, O_BATCHUS, O_KEYS, O_STATE, O_RANGE, O_PORT, O_SUMMARY, O_QUIET, O_HELP,
+	       O_CANQ };
 	static const struct option lo[] = {
 		{"can-pty", required_argument, NULL, O_CAN},     {"hub-pty", required_argument, NULL, O_HUB},
 		{"slot-pty", required_argument, NULL, O_SLOT},   {"slot2-pty", required_argument, NULL, O_SLOT2},
@@ -195,6 +197,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"state-dir", required_argument, NULL, O_STATE}, {"range", required_argument, NULL, O_RANGE},
 		{"radio-port", required_argument, NULL, O_PORT}, {"summary", required_argument, NULL, O_SUMMARY},
 		{"quiet", no_argument, NULL, O_QUIET},           {"help", no_argument, NULL, O_HELP},
+		{"can-queue", required_argument, NULL, O_CANQ},
 		{NULL, 0, NULL, 0},
 	};
 	double v;
@@ -205,6 +208,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->range_m = LINUX_HAL_RANGE_M;
 	o->radio_port = 47999;
 	o->batch_us = 1000;
+	o->can_queue = 4096;
 	for (int i = 0; i < APP__COUNT; i++)
 		o->apps[i] = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -258,6 +262,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_SUMMARY: o->summary = optarg; break;
 		case O_QUIET: o->quiet = 1; break;
+		case O_CANQ:
+			if (parse_double(optarg, 2, 1048576, &v) < 0)
+				goto bad;
+			o->can_queue = (unsigned)v;
+			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -403,7 +412,7 @@ static int setup(struct sim *s)
 	/* bridge */
 	if (s->app[APP_BRIDGE].on) {
 		struct v2x_hal *h;
-		if ((rc = make_board(s, APP_BRIDGE, 65536)) < 0 || (rc = attach_host(s, APP_BRIDGE, o->can_pty)) < 0)
+		if ((rc = make_board(s, APP_BRIDGE, o->can_queue)) < 0 || (rc = attach_host(s, APP_BRIDGE, o->can_pty)) < 0)
 			return rc;
 		h = s->app[APP_BRIDGE].h;
 		if ((rc = linux_hal_uart_pair(h, HAL_UART_GPS, &s->gps_fd)) < 0)
