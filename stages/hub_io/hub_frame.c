@@ -219,7 +219,7 @@ void hub_parser_init(struct hub_parser *p, enum hub_format mode)
 
 enum hub_format hub_parser_format(const struct hub_parser *p)
 {
-	return p->seen;
+	return p->mode == HUB_FMT_V2 ? HUB_FMT_V2 : p->seen;
 }
 
 static void hub__emit(struct hub_parser *p, struct hub_event *ev, hub_emit_fn emit, void *ctx)
@@ -509,6 +509,7 @@ static void hub__feed_v2(struct hub_parser *p, const uint8_t *s, size_t n, hub_e
 			}
 			/* a legacy hub again: back to detection, the rest goes to the legacy receiver */
 			p->mode = HUB_FMT_AUTO;
+			p->seen = HUB_FMT_AUTO;
 			p->st = HUB__ST_TEXT;
 			p->text_len = 0;
 			p->seg = 0;

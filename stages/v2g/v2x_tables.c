@@ -112,6 +112,8 @@ enum v2x_update v2x_tables_apply(struct v2x_tables *t, const struct hub_item *it
 	V2X__FIND(t->station, V2X_STATION_MAX, it->mac, idx, isnew, t->stats.evicted);
 	s = &t->station[idx];
 	r = isnew ? V2X_UPD_NEW : V2X_UPD_UPDATED;
+	if (entry_out)
+		*entry_out = idx; /* also for a message not applied: the entry exists */
 	if (!isnew) {
 		if (it->timestamp == s->uptime_ms) {
 			t->stats.duplicates++;

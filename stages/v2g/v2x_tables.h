@@ -91,7 +91,8 @@ void v2x_tables_set_fix(struct v2x_tables *t, int valid, double lat_deg, double 
 
 /*
  * Applies a validated item (vehicle -> neighbour, station marker -> station) heard at the given times.  Returns the
- * enum v2x_update outcome; *entry_out (may be NULL) receives the index of the entry (or -1 when not applied).
+ * enum v2x_update outcome; *entry_out (may be NULL) receives the index of the entry (for a duplicate or stale
+ * message too: the entry exists, unchanged).
  */
 enum v2x_update v2x_tables_apply(struct v2x_tables *t, const struct hub_item *it, uint64_t now_mono_ns,
 				 int64_t now_real_ns, int *entry_out);

@@ -361,6 +361,13 @@ static void test_legacy_link_session(void **state)
 	assert_int_equal(rt_counter_get(&w->hub->ctr.dropped[HUB_REJ_GARBAGE]), 1); /* the lone AA */
 	assert_int_equal(rt_counter_get(&w->hub->ignored), 1);                       /* the boot line */
 	assert_int_equal(rt_counter_get(&w->hub->ctr.in), 2);
+	/* the same station message again (same uptime): a row, but not applied (regression: the stage indexed the
+	 * station table with the index of a message not applied) */
+	assert_int_equal(test_pty_write_all(&w->p, f, 90), 0);
+	int64_t dl = test_now_ms() + 3000;
+	while (rt_counter_get(&w->v2g->ctr.dropped[V2G_DROP_DUPLICATE]) == 0 && test_now_ms() < dl)
+		test_sleep_ms(5);
+	assert_int_equal(rt_counter_get(&w->v2g->ctr.dropped[V2G_DROP_DUPLICATE]), 1);
 
 	/* 30 items from another vehicle at once: no answer to a broadcast, only the timer sends (the legacy storm) */
 	{

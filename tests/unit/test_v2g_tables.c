@@ -95,9 +95,13 @@ static void test_station_order(void **state)
 	struct hub_item a = station(1, 48.0f, 11.0f, 10000, 5, 0.5f);
 	const struct v2x_station_entry *e;
 
+	int idx0 = -1, idx1 = -1;
+
 	v2x_tables_init(&t, 60 * S_NS);
-	assert_int_equal(v2x_tables_apply(&t, &a, S_NS, 0, NULL), V2X_UPD_NEW);
-	assert_int_equal(v2x_tables_apply(&t, &a, 2 * S_NS, 0, NULL), V2X_UPD_DUPLICATE);
+	assert_int_equal(v2x_tables_apply(&t, &a, S_NS, 0, &idx0), V2X_UPD_NEW);
+	assert_int_equal(v2x_tables_apply(&t, &a, 2 * S_NS, 0, &idx1), V2X_UPD_DUPLICATE);
+	assert_true(idx0 >= 0);
+	assert_int_equal(idx1, idx0); /* the entry of a message not applied is still named */
 	a.timestamp = 9000; /* late, older message */
 	a.available_energy = 0.1f;
 	assert_int_equal(v2x_tables_apply(&t, &a, 3 * S_NS, 0, NULL), V2X_UPD_STALE);
