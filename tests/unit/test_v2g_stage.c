@@ -439,6 +439,59 @@ static void test_legacy_link_session(void **state)
 	assert_true(v->recent[0].max_current_a == 10.0);
 	assert_true(v->recent[0].energy_batt_kwh > 0);
 	free(v);
+	/* the control commands' answers */
+	{
+		cJSON *res = cJSON_CreateObject(), *args;
+		char err[128] = "";
+
+		assert_int_equal(v2g_cmd_sessions(w->v2g, NULL, res, err, sizeof(err)), 0);
+		cJSON *recent = cJSON_GetObjectItem(res, "recent");
+		assert_int_equal(cJSON_GetArraySize(recent), 1);
+		assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(recent, 0), "end_reason")->valuestring, "done");
+		assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(recent, 0), "session_id")->valueint, 5);
+		assert_string_equal(cJSON_GetObjectItem(res, "state")->valuestring, "ended");
+		cJSON_Delete(res);
+		res = cJSON_CreateObject();
+		assert_int_equal(v2g_cmd_stations(w->v2g, NULL, res, err, sizeof(err)), 0);
+		cJSON *st = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "stations"), 0);
+		assert_non_null(st);
+		assert_string_equal(cJSON_GetObjectItem(st, "mac")->valuestring, "30:AE:A4:00:00:01");
+		assert_true(cJSON_GetObjectItem(st, "price_per_kwh")->valuedouble == 1.5);
+		assert_true(fabs(cJSON_GetObjectItem(st, "distance_m")->valuedouble - 2.2) < 0.1);
+		cJSON_Delete(res);
+		res = cJSON_CreateObject();
+		assert_int_equal(v2g_cmd_neighbours(w->v2g, NULL, res, err, sizeof(err)), 0);
+		cJSON *nb = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "neighbours"), 0);
+		assert_non_null(nb);
+		assert_string_equal(cJSON_GetObjectItem(nb, "mac")->valuestring, "24:00:00:00:00:09");
+		assert_int_equal(cJSON_GetObjectItem(nb, "soc")->valueint, 70);
+		assert_int_equal(cJSON_GetObjectItem(nb, "items")->valueint, 30);
+		cJSON_Delete(res);
+		/* set-desired-soc: refused out of range, applied in range */
+		res = cJSON_CreateObject();
+		args = cJSON_Parse("{\"soc\": 0}");
+		assert_int_equal(v2g_cmd_set_desired_soc(w->v2g, args, res, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "soc"));
+		cJSON_Delete(args);
+		args = cJSON_Parse("{\"soc\": 80}");
+		assert_int_equal(v2g_cmd_set_desired_soc(w->v2g, args, res, err, sizeof(err)), 0);
+		cJSON_Delete(args);
+		cJSON_Delete(res);
+		res = cJSON_CreateObject();
+		args = cJSON_Parse("{\"cost\": 2.5}");
+		assert_int_equal(v2g_cmd_set_max_cost(w->v2g, args, res, err, sizeof(err)), 0);
+		cJSON_Delete(args);
+		cJSON_Delete(res);
+		struct v2g_view *vw = malloc(sizeof(*vw));
+		int64_t until = test_now_ms() + 3000;
+		do {
+			test_sleep_ms(20);
+			v2g_stage_view(w->v2g, vw);
+		} while ((vw->desired_soc != 80.0 || vw->max_cost != 2.5) && test_now_ms() < until);
+		assert_true(vw->desired_soc == 80.0);
+		assert_true(vw->max_cost == 2.5);
+		free(vw);
+	}
 	char path[400];
 	snprintf(path, sizeof(path), "%s/state/%s", w->dir, V2G_STATE_FILE);
 	size_t len;
