@@ -21,7 +21,8 @@
  *     validation and holds an `AA 55` pair at body offset k is rejected as HUB_REJ_TRUNCATED, and parsing resumes
  *     at that embedded header: the frame starting there is completed from the following bytes, so the frame after
  *     a truncated one is not lost (it is tried again, recursively, if it too holds an embedded header).  A body that
- *     fails validation and holds no header is rejected with the validation reason.
+ *     fails validation and holds no header is rejected with the validation reason; when its last byte is AA, parsing
+ *     resumes at that byte (it may be the first half of the next header).  End of input inside a body: truncated.
  *   - Validation (hub_item_validate) checks every field against documented bounds (below).
  *
  * V2 frames (firmware/include/v2x_proto.h): COBS units ended by 0x00, decoded with v2x_frame_decode.  V2X_ITEM
