@@ -265,6 +265,25 @@ static void test_truncated_then_whole(void **state)
 	assert_int_equal(c.ev[0].reason, HUB_REJ_TRUNCATED);
 }
 
+/* A bad frame whose last byte (padding at offset 87) is AA, then 55 + a body: the AA starts the next header. */
+static void test_trailing_aa(void **state)
+{
+	static const uint8_t nan_f[4] = { 0x00, 0x00, 0xC0, 0x7F };
+	uint8_t s[90 + 89], f[90];
+	struct coll c;
+
+	vehicle_frame(f);
+	memcpy(s, f, 90);
+	memcpy(s + 2 + 4, nan_f, 4);
+	s[2 + 87] = 0xAA;
+	memcpy(s + 90, f + 1, 89); /* 55 + body */
+	run(&c, HUB_FMT_AUTO, s, sizeof(s), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ev[0].reason, HUB_REJ_NON_FINITE);
+	assert_int_equal(c.ev[1].kind, HUB_EV_ITEM);
+	assert_int_equal(c.ev[1].item.soc, 80);
+}
+
 /* AA 55 inside a valid frame's data is data: timestamp 0x000055AA puts AA 55 at body offset 64. */
 static void test_header_bytes_inside_valid_frame(void **state)
 {
@@ -534,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_boot_log),
 		cmocka_unit_test(test_truncated_then_whole),
 		cmocka_unit_test(test_header_bytes_inside_valid_frame),
+		cmocka_unit_test(test_trailing_aa),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_v2_detect_and_seq),
