@@ -204,6 +204,29 @@ static unsigned long final_lost(const char *fin, const char *key)
 	return strtoul(p + strlen(key), NULL, 10);
 }
 
+/* Tallies every can_data*.csv (but the snapshot) and candump can_*.log in dir; returns the rotated can_data files. */
+static unsigned tally_dir(const char *out, struct tally *can, struct tally *dump)
+{
+	unsigned rotated = 0;
+	DIR *dir = opendir(out);
+
+	assert_non_null(dir);
+	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+		char path[600];
+		size_t n = strlen(e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", out, e->d_name);
+		if (strncmp(e->d_name, "can_data", 8) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".csv") == 0 &&
+		    !strstr(e->d_name, "snapshot")) {
+			tally_file(can, path, CAN_HEADER, can_row_frame);
+			rotated += strcmp(e->d_name, "can_data.csv") != 0;
+		} else if (strncmp(e->d_name, "can_", 4) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".log") == 0) {
+			tally_file(dump, path, NULL, candump_frame);
+		}
+	}
+	closedir(dir);
+	return rotated;
+}
+
 static void outdir_removed(const char *tag, const char *rotate_mb)
 {
 	struct run r;
@@ -238,22 +261,7 @@ static void outdir_removed(const char *tag, const char *rotate_mb)
 	dump.seen = calloc(N_FRAMES, 1);
 	assert_non_null(can.seen);
 	assert_non_null(dump.seen);
-	DIR *dir = opendir(r.out);
-	assert_non_null(dir);
-	unsigned rotated = 0;
-	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-		char path[600];
-		size_t n = strlen(e->d_name);
-		snprintf(path, sizeof(path), "%s/%s", r.out, e->d_name);
-		if (strncmp(e->d_name, "can_data", 8) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".csv") == 0 &&
-		    !strstr(e->d_name, "snapshot")) {
-			tally_file(&can, path, CAN_HEADER, can_row_frame);
-			rotated += strcmp(e->d_name, "can_data.csv") != 0;
-		} else if (strncmp(e->d_name, "can_", 4) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".log") == 0) {
-			tally_file(&dump, path, NULL, candump_frame);
-		}
-	}
-	closedir(dir);
+	unsigned rotated = tally_dir(r.out, &can, &dump);
 
 	char *fin = strstr(log, "final:");
 	assert_non_null(fin);
@@ -300,11 +308,76 @@ static void test_outdir_removed_with_rotation(void **state)
 	outdir_removed("outdir-rm-rot", "1");
 }
 
+/*
+ * The directory stays; can_data.csv is removed (`rm`) and the candump log is moved aside (`mv`, as a hand-made
+ * rotation would) after 9,000 frames, then 9,000 more arrive.  The removed file's rows are lost and counted; the
+ * moved file keeps its rows and none is counted; both files are opened again at once.
+ */
+static void test_file_removed_or_moved_in_place(void **state)
+{
+	struct run r;
+	struct tally can = {0}, dump = {0};
+	char path[600], moved[600];
+	(void)state;
+
+	run_start(&r, "file-rm", NULL);
+	feed(&r, PHASE1);
+	assert_int_equal(test_pty_wait_drained(&r.pty, 30000), 0);
+	test_sleep_ms(300);
+	snprintf(path, sizeof(path), "%s/can_data.csv", r.out);
+	assert_int_equal(unlink(path), 0);
+	DIR *dir = opendir(r.out);
+	assert_non_null(dir);
+	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+		size_t n = strlen(e->d_name);
+		if (strncmp(e->d_name, "can_", 4) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".log") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", r.out, e->d_name);
+			snprintf(moved, sizeof(moved), "%s/can_moved_by_hand.log", r.out);
+			assert_int_equal(rename(path, moved), 0);
+			break;
+		}
+	}
+	closedir(dir);
+	feed(&r, PHASE1);
+	assert_int_equal(test_pty_wait_drained(&r.pty, 30000), 0);
+	kill(r.pid, SIGTERM);
+	assert_int_equal(test_wait_exit(r.pid, 30000), 0);
+	r.pid = 0;
+
+	size_t loglen;
+	char *log = test_read_file(r.log, &loglen);
+	assert_non_null(log);
+	can.seen = calloc(N_FRAMES, 1);
+	dump.seen = calloc(N_FRAMES, 1);
+	tally_dir(r.out, &can, &dump);
+	char *fin = strstr(log, "final:");
+	assert_non_null(fin);
+	unsigned long lost_can = final_lost(fin, "can_data="), lost_dump = final_lost(fin, "candump=");
+	print_message("file-rm: frames sent %lu; can_data.csv (removed): rows written %lu, rows counted lost %lu; "
+		      "candump log (moved): rows written %lu in %u files, rows counted lost %lu\n",
+		      r.sent, can.rows, lost_can, dump.rows, dump.files, lost_dump);
+	assert_int_equal(can.bad + can.dup + dump.bad + dump.dup, 0);
+	assert_int_equal(can.rows + lost_can, r.sent);
+	assert_int_equal(lost_can, PHASE1); /* exactly the removed file's rows: all written before the removal */
+	assert_int_equal(dump.rows, r.sent); /* moved, not lost */
+	assert_int_equal(lost_dump, 0);
+	assert_int_equal(dump.files, 2);
+	assert_int_equal(count_text(log, "can_data.csv: removed or moved away"), 1);
+	assert_int_equal(count_text(log, "candump log: removed or moved away"), 1);
+	assert_int_equal(count_text(log, "can_data.csv: opened again"), 1);
+	assert_int_equal(count_text(log, "candump log: opened again"), 1);
+	free(can.seen);
+	free(dump.seen);
+	free(log);
+	run_end(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_outdir_removed_rows_counted_exactly, test_kill_spawned),
 		cmocka_unit_test_teardown(test_outdir_removed_with_rotation, test_kill_spawned),
+		cmocka_unit_test_teardown(test_file_removed_or_moved_in_place, test_kill_spawned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
