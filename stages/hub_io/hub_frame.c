@@ -569,31 +569,16 @@ int hub_encode_v2_item(const struct hub_item *it, uint32_t seq, uint32_t dev_tim
 	return v2x_frame_encode(V2X_T_V2X_ITEM, seq, dev_time_us, item, sizeof(item), out, size);
 }
 
-int hub_encode_v2g(const struct hub_v2g_msg *m, uint32_t seq, uint32_t dev_time_us, uint8_t *out, size_t size)
+int hub_encode_stop(uint32_t seq, uint32_t dev_time_us, uint8_t *out, size_t size)
 {
-	uint8_t a[1 + HUB_V2G_ARGS_LEN];
+	const uint8_t code = HUB_CMD_STOP_CHARGING;
 
-	a[0] = HUB_CMD_V2G;
-	memcpy(a + 1, m->station_mac, 6);
-	hub__put_f32(a + 7, m->desired_soc);
-	a[11] = m->ready_to_charge ? 1 : 0;
-	a[12] = m->stop_charging ? 1 : 0;
-	hub__put_u32(a + 13, m->session_id);
-	hub__put_f32(a + 17, m->soc);
-	return v2x_frame_encode(V2X_T_CMD, seq, dev_time_us, a, sizeof(a), out, size);
+	return v2x_frame_encode(V2X_T_CMD, seq, dev_time_us, &code, 1, out, size);
 }
 
-int hub_decode_v2g(const uint8_t *payload, size_t len, struct hub_v2g_msg *m)
+int hub_is_stop_cmd(const uint8_t *payload, size_t len)
 {
-	if (len != 1 + HUB_V2G_ARGS_LEN || payload[0] != HUB_CMD_V2G || payload[11] > 1 || payload[12] > 1)
-		return -EPROTO;
-	memcpy(m->station_mac, payload + 1, 6);
-	m->desired_soc = hub__f32(payload + 7);
-	m->ready_to_charge = payload[11];
-	m->stop_charging = payload[12];
-	m->session_id = hub__u32(payload + 13);
-	m->soc = hub__f32(payload + 17);
-	return 0;
+	return len >= 1 && payload[0] == HUB_CMD_STOP_CHARGING;
 }
 
 int hub_mac_format(const uint8_t mac[6], char *buf, size_t size)

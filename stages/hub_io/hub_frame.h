@@ -245,14 +245,23 @@ int hub_encode_legacy(const struct hub_item *it, uint8_t *out, size_t size);
 int hub_encode_v2_item(const struct hub_item *it, uint32_t seq, uint32_t dev_time_us, uint8_t *out, size_t size);
 
 /*
- * The V2G message to the matched station, as a v2 V2X_T_CMD frame with command HUB_CMD_V2G.  Arguments after the
- * code byte, little-endian: 0 station mac[6], 6 desired_soc f32 (%), 10 ready_to_charge u8, 11 stop_charging u8,
- * 12 session_id u32, 16 soc f32 (%): 20 bytes.  The hub answers with V2X_T_ACK (acked_seq = this frame's seq,
- * result 0 once the station confirmed).  A legacy hub has no such message: the stage expresses the request in the
- * vehicle's own Item (desired_soc, ready_to_charge), the only fields it forwards.
+ * What the session machine wants the station told (struct hub_v2g_msg, the v2g -> hub_io record).  On the wire the
+ * project's hub firmware (firmware/apps/v2x_hub/hub.h) builds the radio V2G messages itself, every v2g_ms, from the
+ * vehicle's latest Item: desired_soc and ready_to_charge travel in the own Item.  The one thing the Item cannot say
+ * is "stop now": that is the v2 command V2X_T_CMD with the single byte HUB_CMD_STOP_CHARGING, which the hub answers
+ * with V2X_T_ACK (acked_seq = the command's seq, acked_type V2X_T_CMD, result enum hub_stop_result) once the station
+ * answered or the hub gave up; a stop sent while one is pending is answered HUB_STOP_BUSY.  A legacy hub takes no
+ * command: the stop is then only ready_to_charge = 0 in the Item.
  */
-#define HUB_CMD_V2G 0x01
-#define HUB_V2G_ARGS_LEN 20
+#define HUB_CMD_STOP_CHARGING 0x01
+enum hub_stop_result {
+	HUB_STOP_STOPPED = 0,    /* the station ended the session and opened its relay */
+	HUB_STOP_NO_SESSION = 1, /* the station had no session running */
+	HUB_STOP_NO_ANSWER = 2,  /* the hub got no acknowledgement from the station */
+	HUB_STOP_NO_KEY = 3,     /* the hub has no pairing key */
+	HUB_STOP_UNKNOWN = 4,    /* the hub does not know the command */
+	HUB_STOP_BUSY = 5,       /* a stop is already pending */
+};
 struct hub_v2g_msg {
 	uint8_t station_mac[6];
 	float desired_soc;
@@ -261,10 +270,16 @@ struct hub_v2g_msg {
 	uint32_t session_id;
 	float soc;
 };
-/* Returns the frame length or a negative errno. */
-int hub_encode_v2g(const struct hub_v2g_msg *m, uint32_t seq, uint32_t dev_time_us, uint8_t *out, size_t size);
-/* Parse a HUB_CMD_V2G command's payload (code byte included; for test peers).  Returns 0 or -EPROTO. */
-int hub_decode_v2g(const uint8_t *payload, size_t len, struct hub_v2g_msg *m);
+/* The stop command as a v2 frame (COBS + 0x00) into out.  Returns the frame length or a negative errno. */
+int hub_encode_stop(uint32_t seq, uint32_t dev_time_us, uint8_t *out, size_t size);
+/* Returns 1 when a V2X_T_CMD payload is the stop command, else 0 (for test peers). */
+int hub_is_stop_cmd(const uint8_t *payload, size_t len);
+/* Returns nonzero when an acknowledgement result means the station is not charging any more (stopped, no
+ * session). */
+static inline int hub_stop_result_final(uint8_t result)
+{
+	return result == HUB_STOP_STOPPED || result == HUB_STOP_NO_SESSION;
+}
 
 /* Formats mac as "AA:BB:CC:DD:EE:FF" into buf (size >= 18).  Returns 17. */
 int hub_mac_format(const uint8_t mac[6], char *buf, size_t size);

@@ -24,7 +24,7 @@ static const char *hub_io__drop_names[HUB_REJ__COUNT + HUB_IO_DROP__COUNT];
 
 const char *hub_io_drop_name(unsigned i)
 {
-	static const char *const own[HUB_IO_DROP__COUNT] = { "ring_full", "tx_full", "tx_down", "v2g_no_legacy" };
+	static const char *const own[HUB_IO_DROP__COUNT] = { "ring_full", "tx_full", "tx_down", "stop_no_legacy" };
 
 	if (i < HUB_REJ__COUNT)
 		return hub_reject_name((enum hub_reject)i);
@@ -118,10 +118,12 @@ static void hub_io__on_event(void *ctx, const struct hub_event *ev)
 	default: /* HUB_EV_ACK */
 		r.kind = HUB_RX_ACK;
 		r.ack_result = ev->ack_result;
-		if (ev->ack_type == V2X_T_CMD && ev->ack_result == 0)
+		if (ev->ack_type == V2X_T_CMD)
 			for (unsigned i = 0; i < HUB_IO_ACK_SLOTS; i++)
 				if (s->acks[i].used && s->acks[i].seq == ev->ack_seq) {
-					r.stop_acked = s->acks[i].stop;
+					/* stopped or no session: the station is not charging; busy: a repeat of a pending
+					 * stop, whose own answer comes later; other results: the stop did not get through */
+					r.stop_acked = (uint8_t)(s->acks[i].stop && hub_stop_result_final(ev->ack_result));
 					r.ack_session_id = s->acks[i].session_id;
 					s->acks[i].used = 0;
 					break;
@@ -161,7 +163,7 @@ static int hub_io__tx_v2(const struct hub_io *s)
 static void hub_io__queue(struct hub_io *s, const struct hub_tx_rec *t)
 {
 	uint8_t frame[V2X_WIRE_MAX];
-	const char *kind = t->kind == HUB_TX_V2G ? "v2g" : "item";
+	const char *kind = t->kind == HUB_TX_V2G ? "stop" : "item";
 	int n, v2 = hub_io__tx_v2(s);
 
 	if (s->fd < 0) {
@@ -170,11 +172,15 @@ static void hub_io__queue(struct hub_io *s, const struct hub_tx_rec *t)
 		return;
 	}
 	if (t->kind == HUB_TX_V2G) {
-		if (!v2) {
-			hub_io__drop(s, HUB_IO_DROP_V2G_LEGACY, 1);
+		if (!t->msg.stop_charging) {
+			rt_count(&s->v2g_in_item, 1); /* desired SOC and ready travel in the own Item */
 			return;
 		}
-		n = hub_encode_v2g(&t->msg, s->tx_seq + 1, (uint32_t)(rt_mono_ns() / 1000), frame, sizeof(frame));
+		if (!v2) {
+			hub_io__drop(s, HUB_IO_DROP_STOP_LEGACY, 1); /* the Item's ready_to_charge = 0 is all it gets */
+			return;
+		}
+		n = hub_encode_stop(s->tx_seq + 1, (uint32_t)(rt_mono_ns() / 1000), frame, sizeof(frame));
 	} else if (v2) {
 		n = hub_encode_v2_item(&t->item, s->tx_seq + 1, (uint32_t)(rt_mono_ns() / 1000), frame, sizeof(frame));
 	} else {
@@ -362,6 +368,7 @@ static int hub_io__pipeline_init(void *self, const struct rt_stage_env *env)
 		(void)rt_registry_add_counter(r, "hub_io", "bytes_out", &s->bytes_out);
 		(void)rt_registry_add_counter(r, "hub_io", "frames_out", &s->frames_out);
 		(void)rt_registry_add_counter(r, "hub_io", "ignored", &s->ignored);
+		(void)rt_registry_add_counter(r, "hub_io", "v2g_in_item", &s->v2g_in_item);
 		(void)rt_registry_add_counter(r, "hub_io", "v2_lost", &s->v2_lost);
 		(void)rt_registry_add_counter(r, "hub_io", "v2_restarts", &s->v2_restarts);
 		(void)rt_registry_add_counter(r, "hub_io", "opens", &s->opens);

@@ -12,13 +12,15 @@
  * Send: the v2g stage pushes struct hub_tx_rec records (the vehicle's own Item, V2G messages) into this stage's
  * input ring, never waiting (a full ring is counted there).  This thread encodes them in the port's format (legacy
  * frames until v2 frames were detected, or as configured) into a bounded transmit buffer written without blocking
- * (POLLOUT); what does not fit, or arrives while the device is absent, is dropped and counted.  A V2G message has no
- * legacy frame: on a legacy hub it is counted (`v2g_no_legacy`) and the request travels in the own Item's
- * desired_soc / ready_to_charge fields, the only ones a legacy hub forwards.  The stage only ever sends what v2g
- * queued: it never answers a received broadcast (the legacy radio storm).
+ * (POLLOUT); what does not fit, or arrives while the device is absent, is dropped and counted.  The hub builds the
+ * radio V2G messages itself from the latest Item (hub_frame.h), so a V2G message becomes a frame only when it asks
+ * to stop: the v2 command HUB_CMD_STOP_CHARGING; the others are counted (`v2g_in_item`: their content is in the
+ * Item).  A legacy hub takes no command: a stop is counted (`stop_no_legacy`) and travels as ready_to_charge = 0 in
+ * the Item.  The stage only ever sends what v2g queued: it never answers a received broadcast (the legacy radio
+ * storm).
  *
- * Acknowledgements: each V2G message sent as a v2 V2X_T_CMD frame is remembered (seq, stop flag, session id) in a
- * small table; a V2X_T_ACK with result 0 for a stop request becomes a record with stop_acked set.
+ * Acknowledgements: each stop command sent is remembered (seq, session id) in a small table; the hub's V2X_T_ACK
+ * naming it with a final result (stopped, or no session at the station) becomes a record with stop_acked set.
  *
  * Stop: this stage ends on the stop flag (it both feeds v2g and consumes v2g's output, so it cannot wait for its
  * input to be closed); it reads what the kernel already holds, closes its output ring, and returns.
@@ -83,7 +85,7 @@ enum hub_io_drop {
 	HUB_IO_DROP_RING_FULL = 0, /* v2g's ring stayed full */
 	HUB_IO_DROP_TX_FULL,       /* transmit buffer full */
 	HUB_IO_DROP_TX_DOWN,       /* nothing to send to: device absent */
-	HUB_IO_DROP_V2G_LEGACY,    /* a V2G message on a legacy link */
+	HUB_IO_DROP_STOP_LEGACY,   /* a stop request on a legacy link (no command exists) */
 	HUB_IO_DROP__COUNT
 };
 
@@ -110,7 +112,7 @@ struct hub_io {
 	unsigned ack_next;
 	struct rt_counters ctr;      /* in: units accepted; out: records v2g took; dropped: rejects by reason, then ours */
 	_Atomic uint64_t bytes_in, bytes_out, frames_out, opens, open_failures, hangups;
-	_Atomic uint64_t v2_lost, v2_restarts, ignored;
+	_Atomic uint64_t v2_lost, v2_restarts, ignored, v2g_in_item;
 	_Atomic int link_up, last_errno;
 };
 
@@ -128,7 +130,7 @@ void hub_io_fini(struct hub_io *s);
 /* The thread body (arg: struct hub_io *). */
 void *hub_io_thread(void *arg);
 
-/* Name of drop index i of ctr (the parser's reject names, then "ring_full", "tx_full", "tx_down", "v2g_no_legacy"). */
+/* Name of drop index i of ctr (the parser's reject names, then "ring_full", "tx_full", "tx_down", "stop_no_legacy"). */
 const char *hub_io_drop_name(unsigned i);
 
 /* The pipeline entry: [hub] configuration (struct hub_io_conf); one output ring to v2g (struct hub_rx_rec), one input

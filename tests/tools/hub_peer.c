@@ -11,11 +11,11 @@
  * (default): AA 55 frames; --v2: V2X_T_V2X_ITEM frames.  It reads what the daemon sends and prints one line per
  * frame on stdout:
  *   rx t_ms=<ms> kind=item soc=<n> ready=<0|1> desired=<pct> lat=<deg> lon=<deg> current=<A>
- *   rx t_ms=<ms> kind=v2g mac=<mac> ready=<0|1> stop=<0|1> session=<id> desired=<pct> seq=<n>
- * A ready request (a V2G message, or on a legacy link an Item with ready_to_charge) opens a session (id 1001, 1002,
- * ...) unless --refuse (the station then says it is not available); a stop request (V2G message; legacy: an Item
- * without ready_to_charge once a session is open) closes it and, on --v2, is acknowledged with V2X_T_ACK unless
- * --ignore-stop.  --garbage first writes boot text, AA AA 55 + a frame, a frame with a NaN field and a truncated
+ *   rx t_ms=<ms> kind=cmd stop=<0|1> session=<id> seq=<n>
+ * As the project's hub firmware does (firmware/apps/v2x_hub/hub.h), the V2G request comes from the vehicle's Item:
+ * ready_to_charge opens a session (id 1001, 1002, ...) unless --refuse (the station then says it is not available),
+ * and an Item without it closes an open one.  On --v2 the stop command (HUB_CMD_STOP_CHARGING) closes the session and
+ * is acknowledged with V2X_T_ACK (stopped, or no session), unless --ignore-stop (no answer at all).  --garbage first writes boot text, AA AA 55 + a frame, a frame with a NaN field and a truncated
  * frame.  At the end: "SUMMARY items_in=.. v2g_in=.. station_out=.. sessions=.. acks=.. energy_kwh=.." and exit 0.
  */
 #include <errno.h>
@@ -111,34 +111,27 @@ static double now_ms(const struct peer *s)
 	return (double)(test_now_ms() - s->t0);
 }
 
+/* A command from the daemon: the stop (firmware/apps/v2x_hub/hub.h), answered as the hub firmware does. */
 static void on_cmd(struct peer *s, const struct v2x_frame *fr)
 {
-	struct hub_v2g_msg m;
-	char mac[18];
+	uint8_t ack[6], buf[V2X_WIRE_MAX];
+	int n, stop = hub_is_stop_cmd(fr->payload, fr->len);
 
-	if (hub_decode_v2g(fr->payload, fr->len, &m) != 0)
-		return;
 	s->v2g_in++;
-	hub_mac_format(m.station_mac, mac, sizeof(mac));
-	printf("rx t_ms=%.0f kind=v2g mac=%s ready=%u stop=%u session=%u desired=%.1f seq=%u\n", now_ms(s), mac,
-	       m.ready_to_charge, m.stop_charging, m.session_id, (double)m.desired_soc, fr->seq);
-	if (m.ready_to_charge)
-		open_session(s);
-	if (m.stop_charging && s->session_id && !s->ignore_stop) {
-		uint8_t ack[6], buf[V2X_WIRE_MAX];
-		int n;
-
-		ack[0] = (uint8_t)fr->seq;
-		ack[1] = (uint8_t)(fr->seq >> 8);
-		ack[2] = (uint8_t)(fr->seq >> 16);
-		ack[3] = (uint8_t)(fr->seq >> 24);
-		ack[4] = V2X_T_CMD;
-		ack[5] = 0;
-		n = v2x_frame_encode(V2X_T_ACK, ++s->tx_seq, s->uptime_ms * 1000u, ack, 6, buf, sizeof(buf));
-		if (n > 0 && test_pty_write_all(&s->p, buf, (size_t)n) == 0)
-			s->acks++;
+	printf("rx t_ms=%.0f kind=cmd stop=%d session=%u seq=%u\n", now_ms(s), stop, s->session_id, fr->seq);
+	if (s->ignore_stop)
+		return; /* a station that never answers: no acknowledgement at all */
+	ack[0] = (uint8_t)fr->seq;
+	ack[1] = (uint8_t)(fr->seq >> 8);
+	ack[2] = (uint8_t)(fr->seq >> 16);
+	ack[3] = (uint8_t)(fr->seq >> 24);
+	ack[4] = V2X_T_CMD;
+	ack[5] = !stop ? HUB_STOP_UNKNOWN : s->session_id ? HUB_STOP_STOPPED : HUB_STOP_NO_SESSION;
+	n = v2x_frame_encode(V2X_T_ACK, ++s->tx_seq, s->uptime_ms * 1000u, ack, 6, buf, sizeof(buf));
+	if (n > 0 && test_pty_write_all(&s->p, buf, (size_t)n) == 0)
+		s->acks++;
+	if (stop)
 		s->session_id = 0;
-	}
 }
 
 static void on_item(struct peer *s, const struct hub_item *it)
@@ -147,8 +140,6 @@ static void on_item(struct peer *s, const struct hub_item *it)
 	printf("rx t_ms=%.0f kind=item soc=%u ready=%u desired=%.1f lat=%.6f lon=%.6f current=%.2f\n", now_ms(s),
 	       it->soc, it->ready_to_charge, (double)it->desired_soc, (double)it->gps_latitude,
 	       (double)it->gps_longitude, (double)it->battery_current);
-	if (s->v2)
-		return;
 	if (it->ready_to_charge)
 		open_session(s);
 	else if (s->session_id)

@@ -505,29 +505,29 @@ static void test_v2_overlong_falls_back(void **state)
 	assert_int_equal(hub_parser_format(&p), HUB_FMT_LEGACY);
 }
 
-static void test_v2g_message(void **state)
+/* The stop command of the project's hub firmware (firmware/apps/v2x_hub/hub.h): V2X_T_CMD, payload the one byte
+ * HUB_CMD_STOP_CHARGING (1). */
+static void test_stop_command(void **state)
 {
-	struct hub_v2g_msg m = { { 0x30, 0xAE, 0xA4, 0, 0, 1 }, 80.0f, 1, 1, 1234, 55.5f }, back;
 	uint8_t out[V2X_WIRE_MAX];
 	struct v2x_frame fr;
-	int n = hub_encode_v2g(&m, 42, 7, out, sizeof(out));
+	int n = hub_encode_stop(42, 7, out, sizeof(out));
 
 	assert_true(n > 0);
 	assert_int_equal(out[n - 1], 0);
 	assert_int_equal(v2x_frame_decode(out, (size_t)n - 1, &fr), 0);
 	assert_int_equal(fr.type, V2X_T_CMD);
 	assert_int_equal(fr.seq, 42);
-	assert_int_equal(fr.len, 21);
-	assert_int_equal(fr.payload[0], HUB_CMD_V2G);
-	assert_int_equal(fr.payload[11], 1);
-	assert_int_equal(fr.payload[12], 1);
-	assert_int_equal(fr.payload[13] | fr.payload[14] << 8, 1234);
-	assert_int_equal(hub_decode_v2g(fr.payload, fr.len, &back), 0);
-	assert_memory_equal(back.station_mac, m.station_mac, 6);
-	assert_true(back.desired_soc == 80.0f);
-	assert_int_equal(back.session_id, 1234);
-	fr.payload[12] = 2;
-	assert_int_equal(hub_decode_v2g(fr.payload, fr.len, &back), -EPROTO);
+	assert_int_equal(fr.dev_time_us, 7);
+	assert_int_equal(fr.len, 1);
+	assert_int_equal(fr.payload[0], 1);
+	assert_true(hub_is_stop_cmd(fr.payload, fr.len));
+	fr.payload[0] = 2;
+	assert_false(hub_is_stop_cmd(fr.payload, fr.len));
+	assert_true(hub_stop_result_final(0));  /* stopped */
+	assert_true(hub_stop_result_final(1));  /* no session */
+	assert_false(hub_stop_result_final(2)); /* no answer from the station */
+	assert_false(hub_stop_result_final(5)); /* busy: a repeat */
 }
 
 static void test_names(void **state)
@@ -559,7 +559,7 @@ int main(void)
 		cmocka_unit_test(test_v2_detect_and_seq),
 		cmocka_unit_test(test_v2_item_validated_and_crc),
 		cmocka_unit_test(test_v2_overlong_falls_back),
-		cmocka_unit_test(test_v2g_message),
+		cmocka_unit_test(test_stop_command),
 		cmocka_unit_test(test_names),
 	};
 
