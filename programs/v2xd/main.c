@@ -30,6 +30,7 @@
 #include "stages/can_rx/can_rx.h"
 #include "stages/decode/decode_stage.h"
 #include "stages/log/log_stage.h"
+#include "stages/v2g/v2g_stage.h"
 #include "vehicle/signals.h"
 #include "vehicle/vstate.h"
 
@@ -315,6 +316,27 @@ static int cmd_config(void *ctx, const cJSON *args, cJSON *result, char *err, si
 	return rt_config_to_json(result, d->binds, d->n_binds);
 }
 
+/* The V2G stage's commands (stages/v2g/v2g_stage.h), served by the control thread. */
+static int register_v2g_commands(struct v2xd *d)
+{
+	static const struct {
+		const char *name, *help;
+		rt_control_cmd_fn fn;
+	} cmds[] = {
+		{"sessions", "the charging session in progress and the recent ones", v2g_cmd_sessions},
+		{"neighbours", "other vehicles heard on the radio", v2g_cmd_neighbours},
+		{"stations", "charging stations heard on the radio", v2g_cmd_stations},
+		{"stop-charging", "ask the station to stop the session", v2g_cmd_stop_charging},
+		{"set-desired-soc", "stop charging at this SOC (args: soc, %)", v2g_cmd_set_desired_soc},
+		{"set-max-cost", "stop charging at this cost (args: cost)", v2g_cmd_set_max_cost},
+	};
+	void *v2g = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "v2g"));
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (rt_control_add_command(&d->ctl, cmds[i].name, cmds[i].help, cmds[i].fn, v2g) < 0)
+			return -1;
+	return 0;
+}
+
 /* ---- main ---- */
 
 static int run(struct v2xd *d)
@@ -339,6 +361,9 @@ static int run(struct v2xd *d)
 	struct can_rx_conf *rxc = rt_pipeline_conf(d->pipe, rt_pipeline_find(d->pipe, "can_rx"));
 	if (CPU_COUNT(&lc->house_cpus) == 0)
 		lc->house_cpus = d->conf.house_cpus;
+	struct v2g_stage_conf *vc = rt_pipeline_conf(d->pipe, rt_pipeline_find(d->pipe, "v2g"));
+	if (strcmp(vc->state_dir, ".") == 0)
+		snprintf(vc->state_dir, sizeof(vc->state_dir), "%s", lc->out_dir); /* the session state beside the logs */
 	if (d->conf.profile == V2XD_LATENCY) {
 		rxc->read_interval_ns = 0; /* every read at once */
 		lc->wake_records = 1;      /* every push wakes the log thread */
@@ -360,6 +385,7 @@ static int run(struct v2xd *d)
 	    rt_control_add_command(&d->ctl, "state", "the published vehicle state: signals with their age, GPS fix",
 				   cmd_state, d) < 0 ||
 	    rt_control_add_command(&d->ctl, "config", "the effective configuration (secrets masked)", cmd_config, d) < 0 ||
+	    register_v2g_commands(d) < 0 ||
 	    rt_control_add_timer(&d->ctl, "episodes", RT_NS_PER_SEC, report_episodes, d) < 0) {
 		rt_err("cannot register the control commands");
 		rc = -ENOMEM;

@@ -2,7 +2,10 @@
  * stages.c - the vehicle pipeline, as rt/pipeline.h runs it:
  *
  *   ESP32(1) tty -> can_rx --ring--> decode -> publishes the vehicle state ("vstate", RCU)
- *                         \--ring--> log -> can_data.csv, candump log, gps_data.csv, snapshots, merged rows
+ *                         \--ring--> log -> can_data.csv, candump log, gps_data.csv, snapshots, merged rows,
+ *                                     ^      ESP_now_data_*.csv, v2g_sessions_*.csv
+ *   ESP32(2) tty <-> hub_io --ring--> v2g --ring--/   (v2g reads "vstate"; its outbound Items and V2G messages
+ *                          ^--ring------/               go back to hub_io)
  *
  * can_rx gives every record to both rings, so the CSV rows never wait behind decoding and decoding (and the
  * published state) never waits behind the disk.  A new stage is one line here (and its rings), its own folder, and
@@ -15,12 +18,16 @@
 
 #include "stages/can_rx/can_rx.h"
 #include "stages/decode/decode_stage.h"
+#include "stages/hub_io/hub_io.h"
 #include "stages/log/log_stage.h"
+#include "stages/v2g/v2g_stage.h"
 #include "vehicle/record.h"
 
 const struct rt_stage_desc *const v2xd_stages[] = {
 	&can_rx_stage,
-	&decode_stage,
+	&decode_stage, /* provides "vstate" */
+	&hub_io_stage,
+	&v2g_stage,    /* after decode (reads "vstate"), before log (provides "log_sinks.v2g") */
 	&log_stage,
 };
 const size_t v2xd_n_stages = sizeof(v2xd_stages) / sizeof(v2xd_stages[0]);
@@ -28,6 +35,10 @@ const size_t v2xd_n_stages = sizeof(v2xd_stages) / sizeof(v2xd_stages[0]);
 const struct rt_ring_desc v2xd_rings[] = {
 	{.from = "can_rx", .to = "decode", .rec_size = sizeof(struct rx_record)},
 	{.from = "can_rx", .to = "log", .rec_size = sizeof(struct rx_record)},
+	/* The hub link carries a few messages a second: small rings (the default 65536 would cost tens of MB). */
+	{.from = "hub_io", .to = "v2g", .rec_size = sizeof(struct hub_rx_rec), .capacity = 256},
+	{.from = "v2g", .to = "hub_io", .rec_size = sizeof(struct hub_tx_rec), .capacity = 256},
+	{.from = "v2g", .to = "log", .rec_size = sizeof(struct log_line), .capacity = 1024},
 };
 const size_t v2xd_n_rings = sizeof(v2xd_rings) / sizeof(v2xd_rings[0]);
 
