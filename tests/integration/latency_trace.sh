@@ -3,8 +3,10 @@
 # recorded with `v2x-trace start/stop`, analysed with `v2x-latency --json`.  Checks that every frame fed has its
 # receive -> decoded -> logged path complete (counts equal the frames fed, nothing lost, nothing in flight), that
 # every path's percentiles are ordered, that a path whose events are absent reads "no events", and that the PNGs
-# are real, non-empty PNG files.  A second, raw lttng session recording only can_frame_parsed and log_row checks
-# that the decode hop then reads "no events" while rx->logged stays complete.
+# are real, non-empty PNG files; that the channel is the documented one (discard, never blocking, sized for the
+# rate) and that a --snapshot session (overwrite mode) writes a readable trace on demand.  A raw lttng session
+# recording only can_frame_parsed and log_row checks that the decode hop then reads "no events" while rx->logged
+# stays complete.
 # Bounded (every wait has a limit); destroys its sessions and stops an lttng-sessiond it started.
 set -u
 BUILD=${V2X_BUILD:-build}
@@ -31,6 +33,7 @@ cleanup() {
 	[ -n "$v2xd_pid" ] && kill -9 "$v2xd_pid" 2>/dev/null
 	[ -n "$feed_pid" ] && kill -9 "$feed_pid" 2>/dev/null
 	lttng destroy "$raw" >/dev/null 2>&1
+	[ -n "${snap:-}" ] && [ -f "$work/state/sessions/$snap" ] && timeout 30 "$TRACE" stop "$snap" >/dev/null 2>&1
 	[ -f "$work/state/sessions/$name" ] && timeout 30 "$TRACE" stop "$name" >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -39,6 +42,18 @@ trap cleanup EXIT
 timeout 30 "$TRACE" start --name "$name" --output "$work/trace" --rate 3000 >"$work/start.log" 2>&1 ||
 	fail "v2x-trace start: $(cat "$work/start.log")"
 grep -q "channel v2x" "$work/start.log" || fail "v2x-trace start printed no channel sizing"
+# The channel as trace/README.md specifies it: discard mode, never blocking, sub-buffers sized for 1 s of 3,000
+# frames/s at 6 events x 56 bytes per frame over 8 sub-buffers (126,000 bytes, rounded up to a power of two).
+lttng list "$name" >"$work/list.txt" 2>&1 || fail "lttng list $name"
+grep -Eq 'Event-loss mode: +discard' "$work/list.txt" || fail "channel not in discard mode: $(cat "$work/list.txt")"
+grep -Eq 'Blocking timeout: +0 us' "$work/list.txt" || fail "channel may block the application"
+grep -Eq 'Sub-buffer size: +131072 bytes' "$work/list.txt" || fail "sub-buffer size not sized for 3,000 frames/s"
+grep -Eq 'Sub-buffer count: +8$' "$work/list.txt" || fail "sub-buffer count"
+# A flight recorder alongside: overwrite mode, written on demand.
+snap="v2x-lat-snap-$$-$RANDOM"
+timeout 30 "$TRACE" start --snapshot --seconds 2 --name "$snap" --output "$work/snap" --rate 3000 \
+	>"$work/snapstart.log" 2>&1 || fail "v2x-trace start --snapshot: $(cat "$work/snapstart.log")"
+lttng list "$snap" 2>&1 | grep -Eq 'Event-loss mode: +overwrite' || fail "snapshot channel not in overwrite mode"
 lttng create "$raw" --output "$work/raw" >/dev/null || fail "lttng create (raw)"
 lttng enable-channel -u c --session "$raw" --subbuf-size 256K --num-subbuf 8 >/dev/null || fail "enable-channel (raw)"
 lttng add-context -u -t vpid --session "$raw" -c c >/dev/null || fail "add-context (raw)"
@@ -60,6 +75,8 @@ for _ in $(seq 200); do kill -0 "$v2xd_pid" 2>/dev/null || break; sleep 0.05; do
 wait "$v2xd_pid"; rc=$?; pid=$v2xd_pid; v2xd_pid=
 [ "$rc" = 0 ] || fail "v2xd exited $rc: $(tail -5 "$work/v2xd.log")"
 
+timeout 30 "$TRACE" snapshot "$snap" >"$work/snapshot.log" 2>&1 || fail "v2x-trace snapshot: $(cat "$work/snapshot.log")"
+timeout 30 "$TRACE" stop "$snap" >/dev/null 2>&1 || fail "v2x-trace stop (snapshot session)"
 lttng stop "$raw" >/dev/null || fail "lttng stop (raw)"
 lttng destroy "$raw" >/dev/null || fail "lttng destroy (raw)"
 timeout 30 "$TRACE" stop "$name" >"$work/stop.log" 2>&1 || fail "v2x-trace stop: $(cat "$work/stop.log")"
@@ -71,9 +88,14 @@ cat "$work/report.txt"
 timeout 120 "$LATENCY" "$work/raw" --pid "$pid" --no-plots --json "$work/raw.json" >/dev/null 2>"$work/raw.err" ||
 	fail "v2x-latency (raw): $(cat "$work/raw.err")"
 
-/usr/bin/python3 - "$work/lat.json" "$work/raw.json" "$FRAMES" <<'EOF' || fail "checks on v2x-latency's figures"
+ls -d "$work"/snap/snapshot-* >/dev/null 2>&1 || fail "v2x-trace snapshot wrote nothing under $work/snap"
+timeout 120 "$LATENCY" "$work/snap" --pid "$pid" --no-plots --json "$work/snap.json" >/dev/null 2>"$work/snap.err" ||
+	fail "v2x-latency (snapshot): $(cat "$work/snap.err")"
+
+/usr/bin/python3 - "$work/lat.json" "$work/raw.json" "$FRAMES" "$work/snap.json" <<'EOF' || fail "checks on v2x-latency's figures"
 import json, sys
 lat, raw, frames = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+snap = json.load(open(sys.argv[4]))
 bad = []
 def check(cond, what):
     if not cond:
@@ -105,6 +127,10 @@ check(n >= 4, "only %d paths had samples" % n)
 R = raw["paths"]
 check(R["rx->decoded"].get("status") == "no events", "raw session: rx->decoded should read 'no events'")
 check(R["rx->logged"].get("stats", {}).get("count") == frames, "raw session: rx->logged incomplete")
+# The flight recorder keeps the newest events: some frames (its ring holds ~2 s at 3,000/s), all ordered.
+sp = snap["paths"]["rx->logged"].get("stats", {})
+check(0 < sp.get("count", 0) <= frames, "snapshot: %s frames on rx->logged" % sp.get("count"))
+check(all(sp[a] <= sp[b] for a, b in zip(keys, keys[1:])) if sp.get("count") else False, "snapshot: percentiles")
 for b in bad:
     print("  " + b)
 sys.exit(1 if bad else 0)
