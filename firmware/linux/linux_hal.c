@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -125,6 +126,17 @@ void linux_hal_destroy(struct v2x_hal *h)
 	if (!h)
 		return;
 	for (int i = 0; i < HAL_UART__COUNT; i++) {
+		/* A pty discards what its reader has not taken yet when the master closes: let the reader (v2xd, which
+		 * reads in batches every few ms) drain it first, bounded to 2 s.  FIONREAD on the slave counts the line
+		 * discipline's buffer but not bytes still moving into it: wait for three empty readings. */
+		for (int empty = 0, tries = 0; h->uart[i].slave_fd >= 0 && empty < 3 && tries < 400; tries++) {
+			int pending = 0;
+			if (ioctl(h->uart[i].slave_fd, FIONREAD, &pending) < 0)
+				break;
+			empty = pending == 0 ? empty + 1 : 0;
+			struct timespec ts = {0, (pending == 0 ? 20 : 5) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
 		if (h->uart[i].fd >= 0)
 			close(h->uart[i].fd);
 		if (h->uart[i].slave_fd >= 0)

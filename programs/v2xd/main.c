@@ -185,6 +185,8 @@ static int register_metrics(struct v2xd *d)
 	rc |= rt_registry_add_counter(r, "can_rx", "bytes", &d->rx->bytes);
 	rc |= rt_registry_add_counter(r, "can_rx", "opens", &d->rx->opens);
 	rc |= rt_registry_add_counter(r, "can_rx", "hangups", &d->rx->hangups);
+	rc |= rt_registry_add_counter(r, "can_rx", "dev_frames_lost", &d->rx->dev_frames_lost);
+	rc |= rt_registry_add_counter(r, "can_rx", "can_frames_lost", &d->rx->can_frames_lost);
 	rc |= rt_registry_add_counters(r, "decode", NULL, &d->dec->ctr);
 	rc |= rt_registry_add_hist(r, "decode", "rx_to_decoded", "ns", &d->dec->rx_to_decoded_ns);
 	rc |= rt_registry_add_counter(r, "decode", "published", &d->dec->pub.generation);
@@ -235,10 +237,13 @@ static void final_lines(struct v2xd *d)
 	log_stage_get_status(d->log, &ls);
 	if (ls.close_errno)
 		rt_err("finishing the output files failed: %s (see the lines above)", strerror(ls.close_errno));
-	rt_info("final: %llu bytes, %llu records, rejected %llu, dropped %llu, disk %s, snapshots %llu written, %llu "
+	rt_info("final: %llu bytes, %llu records, lost on the link %llu frames / %llu CAN frames, rejected %llu, "
+		"dropped %llu, disk %s, snapshots %llu written, %llu "
 		"skipped, %llu failed, rotations failed %llu, files removed %llu, rows lost: can_data=%llu candump=%llu "
 		"gps_data=%llu merged=%llu",
 		(unsigned long long)rt_counter_get(&d->rx->bytes), (unsigned long long)rt_counter_get(&d->rx->ctr.in),
+		(unsigned long long)rt_counter_get(&d->rx->dev_frames_lost),
+		(unsigned long long)rt_counter_get(&d->rx->can_frames_lost),
 		(unsigned long long)(rt_counters_dropped_total(&d->rx->ctr) -
 				     rt_counter_get(&d->rx->ctr.dropped[CAN_RX_DROP_RING_FULL])),
 		(unsigned long long)(rt_counter_get(&d->rx->ctr.dropped[CAN_RX_DROP_RING_FULL]) +

@@ -118,6 +118,15 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		r->rx_real_ns = s->read_real_ns;
 	r->seq = ++s->seq;
 	r->link = s->conf.link;
+	if (r->flags & REC_F_DEV_TIME) {
+		/* Frames of one batch share their seq; a gap of k means k - 1 frames never arrived; going backwards means
+		 * the device restarted. */
+		uint32_t d = r->dev_seq - s->last_dev_seq;
+		if (s->dev_seq_known && d > 1 && d < (1u << 31))
+			rt_count(&s->dev_frames_lost, d - 1);
+		s->last_dev_seq = r->dev_seq;
+		s->dev_seq_known = 1;
+	}
 	r->line = 0;
 	rt_count(&s->ctr.in, 1);
 	if (r->type == REC_CAN)
@@ -137,6 +146,8 @@ static void consume(struct can_rx *s, size_t n)
 	framer_feed(&s->framer, s->rbuf, n, on_event, s);
 	if (s->batch_n)
 		flush_batch(s);
+	if (s->can_lost_base + s->framer.can_lost != rt_counter_get(&s->can_frames_lost))
+		atomic_store_explicit(&s->can_frames_lost, s->can_lost_base + s->framer.can_lost, memory_order_relaxed);
 }
 
 static void device_close(struct can_rx *s, int err)
@@ -149,6 +160,7 @@ static void device_close(struct can_rx *s, int err)
 	atomic_store_explicit(&s->last_errno, err, memory_order_relaxed);
 	rt_count(&s->hangups, 1);
 	/* A unit cut by the unplug is incomplete: start the next connection on a clean line. */
+	s->can_lost_base += s->framer.can_lost;
 	framer_init(&s->framer, s->conf.mode);
 	V2X_TP(link_state, s->conf.link, 0, err);
 }

@@ -70,6 +70,12 @@ struct can_rx {
 	_Atomic int at_eof;          /* the input was a regular file and it was read to its end */
 	int is_file;                 /* the open input is a regular file (replay) */
 	_Atomic int last_errno;      /* of the last failed open or read */
+	/* Loss on the link, counted from the device's own numbers (v2 frames only): */
+	_Atomic uint64_t dev_frames_lost; /* v2 frames missing from the device's seq (gaps; a restart starts again) */
+	_Atomic uint64_t can_frames_lost; /* CAN frames missing from the batches' CAN frame numbers (framer.can_lost) */
+	uint64_t can_lost_base;      /* can_lost of the framers before the last reconnection */
+	uint32_t last_dev_seq;
+	int dev_seq_known;
 };
 
 /* Fills conf with defaults for dev_path (115200 baud, link 0, auto framing). */
