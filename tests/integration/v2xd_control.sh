@@ -124,6 +124,9 @@ EOF
 
 # The pipeline kept running throughout: more frames are still logged, and the daemon stops cleanly.
 for i in $(seq 50); do printf 'SIM 155 8 01 97 CE 54 9B 38 00 73\r\n'; done >"$work/feed"
+for _ in $(seq 200); do
+	[ "$(("$(wc -l <"$work/out/can_data.csv")" - 1))" -ge 150 ] && break; sleep 0.05
+done
 kill -TERM "$v2xd_pid"; wait "$v2xd_pid"; rc=$?; v2xd_pid=
 [ "$rc" = 0 ] || fail "v2xd exited $rc"
 rows=$(($(wc -l <"$work/out/can_data.csv") - 1))
