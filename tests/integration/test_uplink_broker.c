@@ -433,9 +433,8 @@ static void test_batches_with_data_time_and_keys(void **state)
 	test_rmtree(b.dir);
 }
 
-static void test_broker_outage_20s_every_sample_once_in_order(void **state)
+static void outage_case(int outage_ms)
 {
-	(void)state;
 	struct broker b;
 	struct sub s;
 	struct uplink u;
@@ -451,11 +450,11 @@ static void test_broker_outage_20s_every_sample_once_in_order(void **state)
 	assert_int_equal(uplink_init(&u, &c, mono_ns(), err, sizeof(err)), 0);
 	run_uplink(&u, 2000, &k, 100, 1);
 	assert_int_equal(u.state, UPLINK_UP);
-	broker_stop(&b); /* down for 20 s while samples keep coming */
-	run_uplink(&u, 20000, &k, 100, 1);
+	broker_stop(&b); /* down while samples keep coming */
+	run_uplink(&u, outage_ms, &k, 100, 1);
 	assert_int_equal(u.state == UPLINK_UP, 0);
 	assert_true(atomic_load(&u.stats.connect_failures) > 3); /* it kept trying, with backoff */
-	assert_true(atomic_load(&u.spool.stats.depth_records) >= 150);
+	assert_true(atomic_load(&u.spool.stats.depth_records) >= (uint64_t)outage_ms / 100 * 3 / 4);
 	broker_start(&b);
 	run_uplink(&u, 2000, &k, 100, 1); /* live data continues while the backlog drains */
 	assert_int_equal(drain(&u, 20000), 0);
@@ -478,6 +477,22 @@ static void test_broker_outage_20s_every_sample_once_in_order(void **state)
 	sub_stop(&s);
 	broker_stop(&b);
 	test_rmtree(b.dir);
+}
+
+static void test_broker_outage_20s_every_sample_once_in_order(void **state)
+{
+	(void)state;
+	outage_case(20000);
+}
+
+/* The 60 s outage: a minute long, so only with V2X_SLOW_TESTS=1 (skipped otherwise). */
+static void test_broker_outage_60s_every_sample_once_in_order(void **state)
+{
+	(void)state;
+	const char *slow = getenv("V2X_SLOW_TESTS");
+	if (!slow || strcmp(slow, "1") != 0)
+		skip();
+	outage_case(60000);
 }
 
 static void test_uplink_killed_with_backlog_restarts_and_delivers(void **state)
@@ -793,6 +808,77 @@ static void test_rpc_round_trips(void **state)
 	test_rmtree(b.dir);
 }
 
+/*
+ * The uplink dies (_exit from the spool's kill hook, V2X_SPOOL_KILL_AT) at each kill point while it runs against a
+ * live broker; a new uplink on the same spool must start (no crash loop) and deliver every sample, in order.
+ */
+static void kill_point_case(const char *point)
+{
+	struct broker b;
+	struct sub s;
+	struct uplink_conf c;
+	char spool[192], err[256], id[64];
+
+	broker_init(&b, "uplink-kp", NULL);
+	broker_start(&b);
+	snprintf(id, sizeof(id), "sub-kp-%s", point);
+	sub_start(&s, b.port, id);
+	snprintf(spool, sizeof(spool), "%s/spool", b.dir);
+	conf_for(&c, b.port, spool);
+	c.spool_seg_bytes = 2048; /* ~8 samples a segment: segments are deleted (after_pos) */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct uplink u;
+		uint64_t k = 0;
+		setenv("V2X_SPOOL_KILL_AT", point, 1);
+		if (uplink_init(&u, &c, mono_ns(), err, sizeof(err)) < 0)
+			_exit(1);
+		run_uplink(&u, 10000, &k, 20, 1);
+		_exit(0); /* the kill point was never reached */
+	}
+	assert_int_equal(test_wait_exit(pid, 20000), SPOOL_KILL_EXIT_CODE);
+	/* restart on the same spool, twice (the second start must not trip over the first one's recovery) */
+	uint64_t k = 0;
+	for (int round = 0; round < 2; round++) {
+		struct uplink u;
+		assert_int_equal(uplink_init(&u, &c, mono_ns(), err, sizeof(err)), 0);
+		if (round == 0) {
+			k = u.sample_seq; /* what the dead uplink had spooled */
+			assert_true(k >= 5);
+		}
+		run_uplink(&u, 300, &k, 20, 1);
+		assert_int_equal(drain(&u, 10000), 0);
+		uplink_fini(&u);
+	}
+	test_sleep_ms(300);
+	uint64_t seqs[4000];
+	size_t n = sub_samples(&s, seqs, 4000, T0_MS, 20);
+	size_t dups = check_complete_in_order(seqs, n, k);
+	assert_true(dups <= (size_t)c.max_inflight_msgs * c.batch_max_samples);
+	sub_stop(&s);
+	broker_stop(&b);
+	test_rmtree(b.dir);
+}
+
+static void test_kill_point_after_append(void **state)
+{
+	(void)state;
+	kill_point_case("after_append:12");
+}
+
+static void test_kill_point_after_ack(void **state)
+{
+	(void)state;
+	kill_point_case("after_ack:6");
+}
+
+static void test_kill_point_after_pos(void **state)
+{
+	(void)state;
+	kill_point_case("after_pos:2");
+}
+
 int main(void)
 {
 	if (access("/usr/sbin/mosquitto", X_OK) != 0 && system("command -v mosquitto >/dev/null") != 0) {
@@ -809,7 +895,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_tls_insecure_skips_only_the_name, test_kill_spawned),
 		cmocka_unit_test_teardown(test_tls_key_file_readable_by_others_refused, test_kill_spawned),
 		cmocka_unit_test_teardown(test_uplink_killed_with_backlog_restarts_and_delivers, test_kill_spawned),
+		cmocka_unit_test_teardown(test_kill_point_after_append, test_kill_spawned),
+		cmocka_unit_test_teardown(test_kill_point_after_ack, test_kill_spawned),
+		cmocka_unit_test_teardown(test_kill_point_after_pos, test_kill_spawned),
 		cmocka_unit_test_teardown(test_broker_outage_20s_every_sample_once_in_order, test_kill_spawned),
+		cmocka_unit_test_teardown(test_broker_outage_60s_every_sample_once_in_order, test_kill_spawned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
