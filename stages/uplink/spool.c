@@ -446,13 +446,11 @@ int spool_open(struct spool *sp, const struct spool_conf *conf, uint64_t now_mon
 		/* allocate both slots now, so a save on a full disk needs no new block */
 		unsigned char z[2 * POS_SLOT_BYTES];
 		memset(z, 0, sizeof(z));
-		if (!have_pos && pwrite(sp->posfd, z, sizeof(z), 0) != (ssize_t)sizeof(z)) {
-			rc = errno ? -errno : -EIO;
-			goto fail;
-		}
-		if (fdatasync(sp->posfd) < 0 || fsync(sp->dirfd) < 0) {
-			rc = -errno;
-			goto fail;
+		/* a full disk must not stop the daemon from starting (a crash loop): counted, saves retried later */
+		if ((!have_pos && pwrite(sp->posfd, z, sizeof(z), 0) != (ssize_t)sizeof(z)) ||
+		    fdatasync(sp->posfd) < 0 || fsync(sp->dirfd) < 0) {
+			ST_ADD(sp, pos_errors, 1);
+			ST_SET(sp, last_errno, (uint64_t)(errno ? errno : EIO));
 		}
 	}
 	rc = spool__list(sp);

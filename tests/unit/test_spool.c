@@ -765,6 +765,64 @@ static void test_disk_full_evicts_oldest_segment(void **state)
 	spool_close(&sp);
 }
 
+static void fill_disk(const char *dir)
+{
+	char filler[256], blk[4096];
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	memset(blk, 'x', sizeof(blk));
+	while (write(fd, blk, sizeof(blk)) > 0)
+		;
+	while (write(fd, blk, 1) > 0)
+		;
+	close(fd);
+}
+
+/* A restart on a full disk must work (else the service restarts forever): recovery, reading and queueing. */
+static void test_open_on_full_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_conf c = conf_for(f);
+	struct spool sp;
+	char filler[256];
+
+	if (!f->mounted)
+		skip();
+	c.seg_bytes = 65536;
+	c.max_bytes = 1 << 20;
+	assert_int_equal(spool_open(&sp, &c, 0), 0);
+	append_n(&sp, 1, 10, 100, 0);
+	expect_next(&sp, 1, 1, 100);
+	assert_int_equal(spool_ack(&sp, 1), 0);
+	spool_close(&sp);
+	fill_disk(f->dir);
+	assert_int_equal(spool_open(&sp, &c, 0), 0);
+	for (unsigned i = 2; i <= 10; i++)
+		expect_next(&sp, i, i, 100);
+	/* new samples queue while the disk is full, and reach it once space returns */
+	for (unsigned i = 11; i <= 60 && st(&sp.stats.write_errors) == 0; i++)
+		append_n(&sp, i, 1, 100, 0);
+	assert_true(st(&sp.stats.write_errors) > 0);
+	uint64_t appended = st(&sp.stats.records_appended);
+	snprintf(filler, sizeof(filler), "%s/filler", f->dir);
+	assert_int_equal(unlink(filler), 0);
+	spool_tick(&sp, 2 * SEC);
+	assert_int_equal(st(&sp.stats.in_error), 0);
+	assert_int_equal(st(&sp.stats.records_written), appended);
+	for (unsigned i = 11; i < 11 + appended; i++)
+		expect_next(&sp, i, i, 100);
+	spool_close(&sp);
+	/* the very first open on a full disk too */
+	char sub[256];
+	snprintf(sub, sizeof(sub), "%s/fresh", f->dir);
+	fill_disk(f->dir);
+	struct spool_conf c2 = c;
+	c2.dir = sub;
+	assert_int_equal(spool_open(&sp, &c2, 0), 0);
+	spool_close(&sp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +845,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full_retried_and_recovers, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_buffer_full_drops_oldest_buffered, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_evicts_oldest_segment, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_open_on_full_disk, setup_tmpfs, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
