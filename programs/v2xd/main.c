@@ -187,6 +187,7 @@ static int register_metrics(struct v2xd *d)
 	rc |= rt_registry_add_counter(r, "can_rx", "hangups", &d->rx->hangups);
 	rc |= rt_registry_add_counter(r, "can_rx", "dev_frames_lost", &d->rx->dev_frames_lost);
 	rc |= rt_registry_add_counter(r, "can_rx", "can_frames_lost", &d->rx->can_frames_lost);
+	rc |= rt_registry_add_counter(r, "can_rx", "nmea_fields_left_out", &d->rx->nmea_fields_left_out);
 	rc |= rt_registry_add_counters(r, "decode", NULL, &d->dec->ctr);
 	rc |= rt_registry_add_hist(r, "decode", "rx_to_decoded", "ns", &d->dec->rx_to_decoded_ns);
 	rc |= rt_registry_add_counter(r, "decode", "published", &d->dec->pub.generation);

@@ -109,6 +109,8 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		V2X_TP(can_frame_rejected, s->conf.link, rx_reject_name(ev->reason));
 		return;
 	}
+	if (ev->bad_fields)
+		rt_count(&s->nmea_fields_left_out, ev->bad_fields);
 	if (ev->kind != RX_EV_RECORD)
 		return;
 	struct rx_record *r = &s->batch[s->batch_n];

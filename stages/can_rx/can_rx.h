@@ -73,6 +73,7 @@ struct can_rx {
 	/* Loss on the link, counted from the device's own numbers (v2 frames only): */
 	_Atomic uint64_t dev_frames_lost; /* v2 frames missing from the device's seq (gaps; a restart starts again) */
 	_Atomic uint64_t can_frames_lost; /* CAN frames missing from the batches' CAN frame numbers (framer.can_lost) */
+	_Atomic uint64_t nmea_fields_left_out; /* optional NMEA fields that did not parse (the fix was kept) */
 	uint64_t can_lost_base;      /* can_lost of the framers before the last reconnection */
 	uint32_t last_dev_seq;
 	int dev_seq_known;
