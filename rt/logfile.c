@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "rt/clock.h"
+#include "rt/thread.h"
 #include "trace/tp.h"
 
 #define LOGFILE_DEFAULT_BUF (1u << 20)
@@ -363,7 +364,7 @@ int logfile_open(struct logfile *lf, const struct logfile_conf *conf, int64_t no
 		rc = -ENOMEM;
 		goto fail_dir;
 	}
-	memset(lf->buf, 0, lf->cap); /* touch every page now, not on the real-time path */
+	rt_prefault(lf->buf, lf->cap); /* every page now, not on the real-time path */
 	logfile__update_gmtoff(lf, now_real_ns);
 
 	rc = logfile__open_current(lf, now_real_ns);

@@ -8,6 +8,7 @@
 #include "rt/ring.h"
 
 #include "rt/clock.h"
+#include "rt/thread.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ int ring_init(struct ring *r, const char *name, size_t rec_size, size_t capacity
 	void *slots;
 	if (posix_memalign(&slots, RT_CACHE_LINE, capacity * rec_size) != 0)
 		return -ENOMEM;
-	memset(slots, 0, capacity * rec_size); /* touch every page now: no page fault on the data path */
+	rt_prefault(slots, capacity * rec_size); /* every page now: no page fault on the data path */
 	atomic_init(&r->head, 0);
 	atomic_init(&r->full_drops, 0);
 	atomic_init(&r->high_water, 0);

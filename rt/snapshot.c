@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rt/clock.h"
+#include "rt/thread.h"
 #include "rt/counters.h"
 #include "trace/tp.h"
 
@@ -313,7 +314,7 @@ int rt_snap_start_io(struct rt_snapshots *s, const cpu_set_t *cpus)
 		s->bufs[i].data = malloc(biggest ? biggest : 1);
 		if (!s->bufs[i].data)
 			return -ENOMEM;
-		memset(s->bufs[i].data, 0, biggest ? biggest : 1); /* touched now: no page fault at a hand-off */
+		rt_prefault(s->bufs[i].data, biggest ? biggest : 1); /* no page fault at a hand-off */
 	}
 	size_t ring_cap = 2;
 	while (ring_cap < 2 * (size_t)s->n_bufs)

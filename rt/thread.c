@@ -236,3 +236,15 @@ int rt_pin_self(const cpu_set_t *cpus)
 	int rc = pthread_setaffinity_np(pthread_self(), sizeof(*cpus), cpus);
 	return -rc;
 }
+
+void rt_prefault(void *p, size_t n)
+{
+	volatile unsigned char *b = p;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t step = page > 0 ? (size_t)page : 4096;
+
+	for (size_t i = 0; i < n; i += step)
+		b[i] = 0;
+	if (n)
+		b[n - 1] = 0;
+}

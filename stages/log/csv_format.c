@@ -318,6 +318,93 @@ static size_t candump__fast(char *buf, int64_t t_real_ns, const char *ifname, si
 	return (size_t)(p - buf);
 }
 
+void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	size_t n = strlen(ifname);
+	if (n > sizeof(ctx->ifname) - 1)
+		n = sizeof(ctx->ifname) - 1;
+	memcpy(ctx->ifname, ifname, n);
+	ctx->if_len = (uint8_t)n;
+	ctx->sec = UINT64_MAX;
+}
+
+void csv_can_lines(struct csv_can_ctx *ctx, const struct rx_record *rec, const struct csv_gps_suffix *gps, char *row,
+		   size_t *row_len, char *dump, size_t *dump_len)
+{
+	const struct can_frame_data *f = &rec->u.can;
+	uint64_t a = (uint64_t)rec->rx_real_ns, sec = a / 1000000000u;
+
+	/* Times whose seconds are not 10 digits (negative ones wrap to huge), remote and error frames: one by one. */
+	if (sec < 1000000000ull || sec >= 10000000000ull ||
+	    (f->id & (CAN_RTR_FLAG | CAN_ERR_FLAG))) {
+		*row_len = csv__can_row_fast(row, rec, gps);
+		*dump_len = candump__fast(dump, rec->rx_real_ns, ctx->ifname, ctx->if_len, f);
+		return;
+	}
+	if (sec != ctx->sec) {
+		ctx->sec = sec;
+		ctx->sec_len = (uint8_t)csv__u64(ctx->sec_text, sec);
+	}
+	/* row: "<sec>.<9 digits>,<id>,<dlc>,<hex with spaces>,<hex with spaces><gps>,<seq>,<dev time>\n" */
+	char *p = row;
+	memcpy(p, ctx->sec_text, ctx->sec_len);
+	p += ctx->sec_len;
+	*p++ = '.';
+	char *frac = p;
+	csv__dec_fixed(p, (uint32_t)(a % 1000000000u), 9);
+	p += 9;
+	*p++ = ',';
+	char *id = p;
+	size_t id_len = csv__can_id(p, f->id);
+	p += id_len;
+	*p++ = ',';
+	p += csv__u64(p, f->dlc);
+	*p++ = ',';
+	/* dump: "(<10 digits>.<6 digits>) <ifname> <id>#<hex>\n" */
+	char *d = dump;
+	*d++ = '(';
+	memcpy(d, ctx->sec_text, 10);
+	d[10] = '.';
+	memcpy(d + 11, frac, 6);
+	d[17] = ')';
+	d[18] = ' ';
+	d += 19;
+	memcpy(d, ctx->ifname, ctx->if_len);
+	d += ctx->if_len;
+	*d++ = ' ';
+	memcpy(d, id, id_len);
+	d += id_len;
+	*d++ = '#';
+	unsigned n = csv__data_len(f);
+	char *hex = p;
+	for (unsigned i = 0; i < n; i++) {
+		const char *h = csv__hex2 + 2 * f->data[i];
+		memcpy(p, h, 2);
+		memcpy(d, h, 2);
+		p[2] = ' ';
+		p += 3;
+		d += 2;
+	}
+	if (n)
+		p--; /* no space after the last byte */
+	*d++ = '\n';
+	*dump_len = (size_t)(d - dump);
+	size_t hex_len = (size_t)(p - hex);
+	*p++ = ',';
+	memcpy(p, hex, hex_len);
+	p += hex_len;
+	memcpy(p, gps->text, gps->len);
+	p += gps->len;
+	*p++ = ',';
+	p += csv__u64(p, rec->seq);
+	*p++ = ',';
+	if (rec->flags & REC_F_DEV_TIME)
+		p += csv__u64(p, rec->dev_time_us);
+	*p++ = '\n';
+	*row_len = (size_t)(p - row);
+}
+
 size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifname, const struct can_frame_data *f)
 {
 	size_t if_len = strlen(ifname);

@@ -96,6 +96,25 @@ size_t csv_can_row(char *buf, size_t size, const struct rx_record *rec, const st
  */
 size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifname, const struct can_frame_data *f);
 
+/*
+ * Both lines of one CAN frame at once, for a writer that keeps both files: the can_data.csv row (as csv_can_row)
+ * into row (at least CSV_CAN_ROW_MAX bytes) and the candump line (as candump_line) into dump (at least
+ * CANDUMP_LINE_MAX + strlen(ifname) bytes), sharing their work: the time is formatted once (the seconds' digits
+ * only when the second changes, kept in ctx) and the candump line takes its digits from the row's, and the hex of
+ * the data is computed once for the three places it appears.  Sets *row_len and *dump_len.  ctx: caller-owned, one
+ * thread, csv_can_ctx_init() first.
+ */
+struct csv_can_ctx {
+	char ifname[17];
+	uint8_t if_len;
+	uint8_t sec_len;
+	uint64_t sec;          /* the second whose digits are in sec_text; UINT64_MAX: none yet */
+	char sec_text[20];
+};
+void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname);
+void csv_can_lines(struct csv_can_ctx *ctx, const struct rx_record *rec, const struct csv_gps_suffix *gps, char *row,
+		   size_t *row_len, char *dump, size_t *dump_len);
+
 /* One gps_data.csv row for fix received at t_real_ns.  Returns the length or 0 when it does not fit. */
 size_t csv_gps_row(char *buf, size_t size, int64_t t_real_ns, const struct gps_fix *fix);
 

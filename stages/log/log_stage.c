@@ -120,6 +120,7 @@ int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, stru
 	rt_hist_init(&ls->rx_to_logged_ns);
 	rt_hist_init(&ls->rx_to_file_ns);
 	csv_gps_suffix_init(&ls->gps);
+	csv_can_ctx_init(&ls->can_ctx, conf->ifname);
 	if (n_in > RT_PIPELINE_MAX_PORTS)
 		return -EINVAL;
 	rc = rt_snap_init(&ls->snaps, conf->out_dir);
@@ -211,11 +212,26 @@ static void merged_row(struct log_stage *ls)
 static void log_record(struct log_stage *ls, const struct rx_record *r)
 {
 	if (r->type == REC_CAN) {
-		LOG_ROW(ls, ls->can_csv, CSV_CAN_ROW_MAX, csv_can_row(dst, CSV_CAN_ROW_MAX, r, &ls->gps));
+		/* Both lines at once (shared time digits and hex), each straight into its file's buffer; a file whose
+		 * buffer is full gets the line formatted into scratch space and counted dropped. */
+		struct log_sink *cs = &ls->sinks[ls->can_csv], *ds = &ls->sinks[ls->candump];
+		char row_tmp[CSV_CAN_ROW_MAX], dump_tmp[CANDUMP_LINE_MAX + 16];
+		char *row = logfile_reserve(&cs->file, CSV_CAN_ROW_MAX);
+		char *dump = logfile_reserve(&ds->file, CANDUMP_LINE_MAX + 16);
+		size_t row_len, dump_len;
+		csv_can_lines(&ls->can_ctx, r, &ls->gps, row ? row : row_tmp, &row_len, dump ? dump : dump_tmp, &dump_len);
+		if (row) {
+			rt_snap_row(&ls->snaps, cs->snap, row, row_len);
+			logfile_commit(&cs->file, row_len);
+		} else {
+			logfile_count_dropped(&cs->file, 1, 0);
+		}
+		if (dump)
+			logfile_commit(&ds->file, dump_len);
+		else
+			logfile_count_dropped(&ds->file, 1, 0);
 		if (ls->oldest_unflushed_rx_mono_ns == 0)
 			ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
-		LOG_ROW(ls, ls->candump, CANDUMP_LINE_MAX + 16,
-			candump_line(dst, CANDUMP_LINE_MAX + 16, r->rx_real_ns, ls->conf.ifname, &r->u.can));
 		V2X_TP(log_row, r->seq, r->rx_mono_ns);
 	} else if (r->type == REC_GPS) {
 		csv_gps_suffix_update(&ls->gps, &r->u.gps);

@@ -584,6 +584,63 @@ static void test_merged_values_and_words(void **state)
 	assert_int_equal(csv_merged_row(b, n, 0, &s), n);
 }
 
+/*
+ * csv_can_lines (both lines at once, shared time digits and hex) writes exactly what csv_can_row and candump_line
+ * write one by one, for every kind of frame and time: standard, extended, remote, error frames, every DLC, times
+ * with 10-digit seconds across second boundaries, and times that take the one-by-one path (before 2001, negative).
+ */
+static void test_can_lines_equal_separate_formatters(void **state)
+{
+	(void)state;
+	struct csv_can_ctx ctx;
+	struct csv_gps_suffix gps;
+	struct gps_fix fix;
+	static const int64_t times[] = {1700000000LL * 1000000000LL + 123456789LL, 1700000000LL * 1000000000LL + 999999999LL,
+					1700000001LL * 1000000000LL, 999999999LL * 1000000000LL + 5, 1000000000LL * 1000000000LL,
+					9200000000LL * 1000000000LL + 999999999LL, 42, -1500000000LL};
+	static const uint32_t ids[] = {0x155, 0x7FF, 0x000, 0x18FF50E5 | CAN_EFF_FLAG, 0x123 | CAN_RTR_FLAG,
+				       0x1FFFFFFF | CAN_EFF_FLAG | CAN_RTR_FLAG, 0x04 | CAN_ERR_FLAG};
+	csv_can_ctx_init(&ctx, "can0");
+	csv_gps_suffix_init(&gps);
+	memset(&fix, 0, sizeof(fix));
+	fix.lat_deg = 48.8583701;
+	fix.lon_deg = 2.2944813;
+	fix.valid = 1;
+	fix.have = GPS_HAVE_POS;
+	unsigned n = 0;
+	for (int with_fix = 0; with_fix < 2; with_fix++) {
+		if (with_fix)
+			csv_gps_suffix_update(&gps, &fix);
+		for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++)
+			for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+				for (uint8_t dlc = 0; dlc <= 8; dlc++) {
+					struct rx_record r;
+					memset(&r, 0, sizeof(r));
+					r.type = REC_CAN;
+					r.rx_real_ns = times[t];
+					r.seq = 1000 + n;
+					r.flags = n % 2 ? REC_F_DEV_TIME : 0;
+					r.dev_time_us = 77 + n;
+					r.u.can.id = ids[i];
+					r.u.can.dlc = dlc;
+					for (int b = 0; b < dlc; b++)
+						r.u.can.data[b] = (uint8_t)(0x11 * b + n);
+					char row[CSV_CAN_ROW_MAX], dump[CANDUMP_LINE_MAX + 16];
+					char row1[CSV_CAN_ROW_MAX], dump1[CANDUMP_LINE_MAX + 16];
+					size_t rl, dl;
+					csv_can_lines(&ctx, &r, &gps, row, &rl, dump, &dl);
+					size_t rl1 = csv_can_row(row1, sizeof(row1), &r, &gps);
+					size_t dl1 = candump_line(dump1, sizeof(dump1), r.rx_real_ns, "can0", &r.u.can);
+					assert_int_equal(rl, rl1);
+					assert_memory_equal(row, row1, rl);
+					assert_int_equal(dl, dl1);
+					assert_memory_equal(dump, dump1, dl);
+					n++;
+				}
+	}
+	assert_int_equal(n, 2 * 8 * 7 * 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_gps_rows),
 		cmocka_unit_test(test_merged_nothing_received),
 		cmocka_unit_test(test_merged_values_and_words),
+		cmocka_unit_test(test_can_lines_equal_separate_formatters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
