@@ -780,6 +780,44 @@ int spool_append(struct spool *sp, int64_t data_time_ms, const void *payload, ui
 	return 0;
 }
 
+/*
+ * The data time of the oldest unacknowledged record: the oldest in-flight one, else the one at the reader's
+ * position (its header read with one pread), else none.
+ */
+static void spool__refresh_oldest(struct spool *sp)
+{
+	int64_t t = 0;
+	unsigned char h[SPOOL_HDR_BYTES];
+
+	if (sp->slot_count) {
+		for (unsigned i = 0; i < sp->slot_count && !t; i++)
+			if (!spool__slot(sp, i)->acked)
+				t = spool__slot(sp, i)->data_time_ms;
+	}
+	int idx = t ? -1 : spool__seg_index(sp, sp->r_first_seq);
+	uint64_t off = sp->r_off;
+	if (!t && idx < 0 && sp->nsegs) { /* the reader's segment was deleted: it continues at the oldest one */
+		idx = 0;
+		off = 0;
+	}
+	while (idx >= 0 && (unsigned)idx < sp->nsegs) {
+		uint64_t limit = (unsigned)idx == sp->nsegs - 1 ? sp->w_whole : sp->segs[idx].bytes;
+		if (off + SPOOL_HDR_BYTES > limit) { /* at this segment's end: the next one's first record */
+			idx++;
+			off = 0;
+			continue;
+		}
+		uint64_t seg = sp->segs[idx].first_seq;
+		int own = -1, fd = sp->rfd >= 0 && sp->rfd_seg == seg ? sp->rfd : (own = spool__open_seg(sp, seg, O_RDONLY));
+		if (fd >= 0 && pread(fd, h, sizeof(h), (off_t)off) == (ssize_t)sizeof(h) && get32(h) == SPOOL_MAGIC)
+			t = (int64_t)get64(h + 16);
+		if (own >= 0)
+			close(own);
+		break;
+	}
+	ST_SET(sp, oldest_data_ms, t);
+}
+
 void spool_tick(struct spool *sp, uint64_t now_mono_ns)
 {
 	if (!sp->open)
@@ -798,6 +836,7 @@ void spool_tick(struct spool *sp, uint64_t now_mono_ns)
 			sp->last_pos_ns = now_mono_ns;
 	}
 	spool__delete_acked(sp);
+	spool__refresh_oldest(sp);
 	spool__gauges(sp);
 }
 
@@ -825,11 +864,8 @@ int spool_peek(struct spool *sp, struct spool_rec *rec, void *buf, size_t size)
 		int is_last = (unsigned)idx == sp->nsegs - 1;
 		uint64_t limit = is_last ? sp->w_whole : sp->segs[idx].bytes;
 		if (sp->r_off >= limit) {
-			if (is_last) {
-				if (sp->slot_count == 0)
-					ST_SET(sp, oldest_data_ms, 0);
+			if (is_last)
 				return 0;
-			}
 			sp->r_first_seq = sp->segs[idx + 1].first_seq;
 			sp->r_off = 0;
 			continue;
@@ -875,8 +911,6 @@ int spool_peek(struct spool *sp, struct spool_rec *rec, void *buf, size_t size)
 		sp->peek_rec = *rec;
 		sp->peek_next_off = sp->r_off + SPOOL_HDR_BYTES + rec->len;
 		sp->peeked = 1;
-		if (sp->slot_count == 0)
-			ST_SET(sp, oldest_data_ms, rec->data_time_ms);
 		return 1;
 	}
 }
@@ -889,6 +923,7 @@ int spool_take(struct spool *sp)
 	sl->seq = sp->peek_rec.seq;
 	sl->seg_first = sp->r_first_seq;
 	sl->end_off = sp->peek_next_off;
+	sl->data_time_ms = sp->peek_rec.data_time_ms;
 	sl->acked = 0;
 	sp->slot_count++;
 	sp->r_off = sp->peek_next_off;

@@ -118,7 +118,8 @@ struct spool_stats {
 	_Atomic uint64_t depth_records;      /* appended and not yet acknowledged, evicted, dropped or corrupt */
 	_Atomic uint64_t depth_bytes;        /* segment bytes on disk + bytes in the write buffer */
 	_Atomic uint64_t inflight;           /* records taken, not yet acknowledged */
-	_Atomic int64_t oldest_data_ms;      /* data time of the next record to read (0 = unknown/none) */
+	_Atomic int64_t oldest_data_ms;      /* data time of the oldest unacknowledged record (0 = none); updated
+						by spool_take/spool_ack and at each spool_tick */
 };
 
 /* One record as spool_peek() returns it. */
@@ -137,6 +138,7 @@ struct spool_slot {
 	uint64_t seq;                        /* in-flight record */
 	uint64_t seg_first;                  /* segment holding it (first_seq) and the offset just after it: */
 	uint64_t end_off;                    /* the durable position once it is acknowledged */
+	int64_t data_time_ms;
 	int acked;
 };
 

@@ -651,8 +651,12 @@ int uplink_status_json(const struct uplink *u, char *buf, size_t size)
 	rc |= !cJSON_AddNumberToObject(o, "last_connack", LD(&u->stats.last_connack));
 	rc |= !cJSON_AddNumberToObject(o, "spool_records", LD(&ss->depth_records));
 	rc |= !cJSON_AddNumberToObject(o, "spool_bytes", LD(&ss->depth_bytes));
-	rc |= !cJSON_AddNumberToObject(o, "spool_oldest_ms",
-				       (double)atomic_load_explicit(&ss->oldest_data_ms, memory_order_relaxed));
+	int64_t oldest = atomic_load_explicit(&ss->oldest_data_ms, memory_order_relaxed);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	rc |= !cJSON_AddNumberToObject(o, "spool_oldest_ms", (double)oldest);
+	rc |= !cJSON_AddNumberToObject(o, "spool_oldest_age_s", oldest ? (double)(now_ms - oldest) / 1000.0 : 0.0);
 	rc |= !cJSON_AddNumberToObject(o, "drain_rate_sps", LD(&u->stats.drain_rate_sps));
 	rc |= !cJSON_AddNumberToObject(o, "inflight_msgs", LD(&u->stats.inflight_msgs));
 	rc |= !cJSON_AddNumberToObject(o, "inflight_samples", LD(&ss->inflight));

@@ -145,6 +145,13 @@ static int64_t g_drain(void *ctx)
 					     memory_order_relaxed);
 }
 
+static int64_t g_oldest_age(void *ctx)
+{
+	int64_t t = atomic_load_explicit(&((struct uplink_stage *)ctx)->up.spool.stats.oldest_data_ms,
+					 memory_order_relaxed);
+	return t ? (rt_real_ns() / RT_NS_PER_MS - t) / 1000 : 0;
+}
+
 static int t_state(void *ctx, char *buf, size_t size)
 {
 	struct uplink_stage *st = ctx;
@@ -175,6 +182,7 @@ static void stage_register(struct uplink_stage *st, struct rt_registry *reg)
 		rc |= rt_registry_add_counter(reg, "uplink", ctr[i].name, ctr[i].c);
 	rc |= rt_registry_add_gauge_int(reg, "uplink", "spool_records", NULL, g_spool_records, st);
 	rc |= rt_registry_add_gauge_int(reg, "uplink", "spool_bytes", "B", g_spool_bytes, st);
+	rc |= rt_registry_add_gauge_int(reg, "uplink", "spool_oldest_age", "s", g_oldest_age, st);
 	rc |= rt_registry_add_gauge_int(reg, "uplink", "inflight", NULL, g_inflight, st);
 	rc |= rt_registry_add_gauge_int(reg, "uplink", "drain_rate", "1/s", g_drain, st);
 	if (rc)

@@ -455,6 +455,16 @@ static void outage_case(int outage_ms)
 	assert_int_equal(u.state == UPLINK_UP, 0);
 	assert_true(atomic_load(&u.stats.connect_failures) > 3); /* it kept trying, with backoff */
 	assert_true(atomic_load(&u.spool.stats.depth_records) >= (uint64_t)outage_ms / 100 * 3 / 4);
+	/* the status shows the backlog's age: its oldest sample is from before the outage */
+	char st[4096];
+	assert_true(uplink_status_json(&u, st, sizeof(st)) > 0);
+	cJSON *sj = cJSON_Parse(st);
+	assert_non_null(sj);
+	int64_t oldest = (int64_t)cJSON_GetObjectItem(sj, "spool_oldest_ms")->valuedouble;
+	assert_true(oldest >= T0_MS && oldest <= T0_MS + 100 * 25); /* one of the first samples (2 s at 100 ms) */
+	assert_string_equal(cJSON_GetObjectItem(sj, "state")->valuestring, "down");
+	assert_true(cJSON_GetObjectItem(sj, "spool_records")->valuedouble >= outage_ms / 100 * 3 / 4);
+	cJSON_Delete(sj);
 	broker_start(&b);
 	run_uplink(&u, 2000, &k, 100, 1); /* live data continues while the backlog drains */
 	assert_int_equal(drain(&u, 20000), 0);

@@ -823,6 +823,45 @@ static void test_open_on_full_disk(void **state)
 	spool_close(&sp);
 }
 
+/* The status's "oldest age": the data time of the oldest record not yet acknowledged, in flight or unread. */
+static void test_oldest_unacknowledged_data_time(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_conf c = conf_for(f);
+	struct spool sp;
+	const int64_t T = 1700000000000LL;
+
+	c.seg_bytes = 256; /* 52-byte records: 5 per segment */
+	c.max_bytes = 1 << 20;
+	assert_int_equal(spool_open(&sp, &c, 0), 0);
+	spool_tick(&sp, 0);
+	assert_int_equal(atomic_load(&sp.stats.oldest_data_ms), 0); /* empty */
+	append_n(&sp, 1, 8, 20, 0);
+	spool_tick(&sp, 0);
+	assert_int_equal(atomic_load(&sp.stats.oldest_data_ms), T + 1); /* unread */
+	expect_next(&sp, 1, 1, 20);
+	expect_next(&sp, 2, 2, 20);
+	assert_int_equal(spool_ack(&sp, 1), 0);
+	spool_tick(&sp, 0);
+	assert_int_equal(atomic_load(&sp.stats.oldest_data_ms), T + 2); /* in flight */
+	assert_int_equal(spool_ack(&sp, 2), 0);
+	spool_tick(&sp, 0);
+	assert_int_equal(atomic_load(&sp.stats.oldest_data_ms), T + 3); /* the reader's next */
+	for (unsigned i = 3; i <= 5; i++) {
+		expect_next(&sp, i, i, 20);
+		assert_int_equal(spool_ack(&sp, i), 0);
+	}
+	spool_tick(&sp, 0);
+	assert_int_equal(atomic_load(&sp.stats.oldest_data_ms), T + 6); /* the next segment's first */
+	for (unsigned i = 6; i <= 8; i++) {
+		expect_next(&sp, i, i, 20);
+		assert_int_equal(spool_ack(&sp, i), 0);
+	}
+	spool_tick(&sp, 0);
+	assert_int_equal(atomic_load(&sp.stats.oldest_data_ms), 0); /* all acknowledged */
+	spool_close(&sp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -839,6 +878,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_bound_evicts_oldest_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_streams_across_many_segments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oldest_unacknowledged_data_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_after_append_before_fsync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_after_ack_before_position_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_after_position_saved_before_unlink, setup, teardown),
