@@ -2,7 +2,8 @@
  * test_uplink_stage.c - the uplink stage inside a real rt/pipeline, against a real mosquitto broker: a fake
  * "decode" stage publishes the vehicle state through RCU as "vstate", a fake "v2g" stage sends a session event to
  * the uplink and receives the RPC commands; the uplink samples the state once per interval, spools, publishes and
- * drains, and the pipeline stops with everything acknowledged.  Also the [uplink] configuration table: an INI file
+ * drains, and the pipeline stops with everything acknowledged; the broker, its port, the token and the sampling
+ * interval come from a legacy mqtt_config.txt (--mqtt-config).  Also the [uplink] configuration table: an INI file
  * and the command line through rt_config_load, --mqtt-config (the legacy file), and --print-config with the token
  * masked.
  */
@@ -254,7 +255,7 @@ static void test_stage_in_pipeline_with_broker(void **state)
 	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "uplink-stage"), 0);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", dir);
 	snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
-	snprintf(cmd, sizeof(cmd), "user root\nlistener %d 127.0.0.1\nallow_anonymous true\n", port);
+	snprintf(cmd, sizeof(cmd), "user root\nlistener %d 127.0.0.1\nallow_anonymous true\nlog_type all\n", port);
 	write_file(conf, cmd, 0644);
 	char prog[] = "/usr/sbin/mosquitto", opt[] = "-c";
 	char *av[] = {prog, opt, conf, NULL};
@@ -273,11 +274,14 @@ static void test_stage_in_pipeline_with_broker(void **state)
 	assert_int_equal(rt_pipeline_create(&p, stages, 3, rings, 2), 0);
 	struct uplink_stage_conf *uc = rt_pipeline_conf(p, rt_pipeline_find(p, "uplink"));
 	assert_non_null(uc);
-	snprintf(uc->host, sizeof(uc->host), "127.0.0.1");
-	uc->port = (uint64_t)port;
-	snprintf(uc->token, sizeof(uc->token), TOKEN);
+	/* the broker and the token come from the legacy mqtt_config.txt, as a deployed vehicle has it */
+	char legacy[256], ltext[256];
+	snprintf(legacy, sizeof(legacy), "%s/mqtt_config.txt", dir);
+	snprintf(ltext, sizeof(ltext), "broker_ip=127.0.0.1\nbroker_port=%d\ndevice_token=" TOKEN "\ncheck_interval=0.1\n",
+		 port);
+	write_file(legacy, ltext, 0600);
+	snprintf(uc->mqtt_config, sizeof(uc->mqtt_config), "%s", legacy);
 	snprintf(uc->spool_dir, sizeof(uc->spool_dir), "%s/spool", dir);
-	uc->sample_interval_ns = 100 * 1000000ull;
 	uc->publish_rate_hz = 50;
 	uc->reconnect_min_ns = 100 * 1000000ull;
 	struct rt_pipeline_conf pc;
@@ -323,6 +327,11 @@ static void test_stage_in_pipeline_with_broker(void **state)
 
 	kill(broker, SIGTERM);
 	test_wait_exit(broker, 5000);
+	/* the legacy file's token was the MQTT user name */
+	char *blog = test_read_file(log, NULL);
+	assert_non_null(blog);
+	assert_non_null(strstr(blog, "u'" TOKEN "'"));
+	free(blog);
 	test_rmtree(dir);
 }
 
