@@ -12,8 +12,52 @@
 
 #include "stages/can_rx/scan.h"
 
+/*
+ * The firmware's own layout, `SIM <3 or 8 hex digits> <dlc> <8 x " HH">` with single spaces, parsed without the
+ * general path's loops (the bulk of every legacy stream).  Returns 1 when the line is not in that layout or does
+ * not check out (the general path then decides, with its own reason), else what the general path returns.
+ */
+static int legacy__sim_fast(const char *s, size_t n, struct can_frame_data *out)
+{
+	size_t idlen = n - 30; /* "SIM " + id + " D" + 8 x " HH" */
+	uint32_t v = 0;
+
+	if (n < 33 || (idlen != 3 && idlen != 8) || memcmp(s, "SIM ", 4) != 0)
+		return 1;
+	const char *p = s + 4;
+	for (size_t k = 0; k < idlen; k++) {
+		int d = scan_hex_val[(unsigned char)p[k]];
+		if (d < 0)
+			return 1;
+		v = v << 4 | (uint32_t)d;
+	}
+	p += idlen;
+	unsigned dlc = (unsigned)(unsigned char)p[1] - '0';
+	if (p[0] != ' ' || dlc > 8 || (v & CAN_ERR_FLAG))
+		return 1;
+	p += 2;
+	int rtr = (v & CAN_RTR_FLAG) != 0;
+	uint8_t data[8];
+	for (unsigned b = 0; b < 8; b++, p += 3) {
+		int byte = p[0] == ' ' ? scan_hex2(p + 1) : -1;
+		if (byte < 0)
+			return 1;
+		data[b] = (b < dlc && !rtr) ? (uint8_t)byte : 0;
+	}
+	uint32_t raw = v & CAN_EFF_MASK;
+	int eff = (v & CAN_EFF_FLAG) != 0;
+	if (!eff && raw > CAN_SFF_MASK)
+		return 1; /* the general path refuses it with its reason */
+	memcpy(out->data, data, 8);
+	out->id = raw | (eff ? CAN_EFF_FLAG : 0) | (rtr ? CAN_RTR_FLAG : 0);
+	out->dlc = (uint8_t)dlc;
+	return 0;
+}
+
 int legacy_sim_parse(const char *s, size_t n, struct can_frame_data *out)
 {
+	if (legacy__sim_fast(s, n, out) == 0)
+		return 0;
 	size_t i = 4, k = 0;
 	uint32_t v = 0;
 	int d;
