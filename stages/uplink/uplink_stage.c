@@ -6,6 +6,7 @@
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <urcu.h>
 
@@ -239,8 +240,14 @@ static int uplink_pipeline_init(void *self, const struct rt_stage_env *env)
 		return 0;
 	}
 	if (!c.spool_dir[0]) {
-		rt_err("uplink: spool_dir is required when host is set");
-		return -EINVAL;
+		/* under systemd (StateDirectory=): the first state directory's spool/ */
+		const char *sd = getenv("STATE_DIRECTORY");
+		size_t n = sd ? strcspn(sd, ":") : 0;
+		if (!n || n + sizeof("/spool") > sizeof(c.spool_dir)) {
+			rt_err("uplink: spool_dir is required when host is set (or run with $STATE_DIRECTORY)");
+			return -EINVAL;
+		}
+		snprintf(c.spool_dir, sizeof(c.spool_dir), "%.*s/spool", (int)n, sd);
 	}
 	c.cmd_fn = stage_cmd;
 	c.state_fn = stage_state;
@@ -419,7 +426,7 @@ static const struct rt_config_key uplink_keys[] = {
 	{UK("publish_rate_hz"), .type = RT_CONFIG_DOUBLE, UF(publish_rate_hz), .dmin = 0.01, .dmax = 10000,
 	 .help = "publishes per second at most (ThingsBoard rate limits)"},
 	{UK("spool_dir"), .type = RT_CONFIG_PATH, UF(spool_dir), .flags = RT_CONFIG_EMPTY_OK,
-	 .help = "the store-and-forward spool's directory (required with host)"},
+	 .help = "the store-and-forward spool's directory (empty: $STATE_DIRECTORY/spool under systemd)"},
 	{UK("spool_max_mb"), .type = RT_CONFIG_SIZE, UF(spool_max_bytes), .unit = "MiB", .umin = 1, .umax = 1048576,
 	 .help = "spool size bound: the oldest samples are evicted (counted) beyond it"},
 	{UK("spool_segment_kb"), .type = RT_CONFIG_SIZE, UF(spool_segment_bytes), .unit = "KiB", .umin = 4,

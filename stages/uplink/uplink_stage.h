@@ -18,7 +18,8 @@
  * Configuration: uplink_stage_conf below; `--mqtt-config FILE` (key mqtt_config) reads the legacy
  * mqtt_config.txt (mqtt_conf.h), whose broker_ip, broker_port, device_token, check_interval, use_location,
  * latitude and longitude then replace the [uplink] values of the same meaning.  The token (key token, a secret:
- * "***" in --print-config) may instead come from token_file.
+ * "***" in --print-config) may instead come from token_file.  With spool_dir empty the spool goes to
+ * $STATE_DIRECTORY/spool (systemd's StateDirectory=; the first one when several are listed).
  *
  * Threads: init/fini on the control thread (init opens the spool and may block on the file system); the thread
  * body on its own thread; uplink_stage_status (a v2xctl command handler) on the control thread, reading atomics.

@@ -281,13 +281,21 @@ static void test_stage_in_pipeline_with_broker(void **state)
 		 port);
 	write_file(legacy, ltext, 0600);
 	snprintf(uc->mqtt_config, sizeof(uc->mqtt_config), "%s", legacy);
-	snprintf(uc->spool_dir, sizeof(uc->spool_dir), "%s/spool", dir);
+	/* spool_dir left empty: under systemd the spool goes to $STATE_DIRECTORY/spool */
+	char state_dir[192], spool_path[256];
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	assert_int_equal(mkdir(state_dir, 0700), 0);
+	setenv("STATE_DIRECTORY", state_dir, 1);
 	uc->publish_rate_hz = 50;
 	uc->reconnect_min_ns = 100 * 1000000ull;
 	struct rt_pipeline_conf pc;
 	rt_pipeline_conf_init(&pc);
 	pc.ring_records = 64;
 	assert_int_equal(rt_pipeline_init(p, &pc, NULL), 0);
+	unsetenv("STATE_DIRECTORY");
+	struct stat sst;
+	snprintf(spool_path, sizeof(spool_path), "%s/spool/pos", state_dir);
+	assert_int_equal(stat(spool_path, &sst), 0);
 	struct uplink_stage *st = rt_pipeline_stage(p, rt_pipeline_find(p, "uplink"));
 	struct fake_v2g *v = rt_pipeline_stage(p, rt_pipeline_find(p, "v2g"));
 	assert_int_equal(st->enabled, 1);

@@ -39,6 +39,14 @@ if [ -x "$bin" ]; then cp "$bin" "$t/p/bin/v2xd"; else printf '#!/bin/sh\nexit 0
 systemd-analyze verify "$unit2" >"$t/verify.log" 2>&1 || { cat "$t/verify.log"; fail "systemd-analyze verify refused the unit"; }
 if grep -q 'v2xd.service' "$t/verify.log"; then cat "$t/verify.log"; fail "verify warned about the unit"; fi
 echo "verify: ok"
+# every option ExecStart passes is one the real v2xd knows (when it is built)
+if [ -x "$bin" ]; then
+	"$bin" --help >"$t/help.txt" 2>&1
+	for o in $(sed -n 's/^ExecStart=[^ ]* //p' "$unit2" | grep -o -- '--[a-z-]*'); do
+		grep -q -- "$o[ =]" "$t/help.txt" || grep -q -- "$o\$" "$t/help.txt" || fail "v2xd --help has no $o"
+	done
+	echo "ExecStart options: known to v2xd"
+fi
 # ... and it does refuse a unit whose binary is missing, or with a bad value (so the check above can fail)
 rm "$t/p/bin/v2xd"
 systemd-analyze verify "$unit2" >"$t/verify2.log" 2>&1 && fail "verify accepted a missing binary"
