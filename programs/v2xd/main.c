@@ -30,6 +30,7 @@
 #include "stages/can_rx/can_rx.h"
 #include "stages/decode/decode_stage.h"
 #include "stages/log/log_stage.h"
+#include "stages/uplink/uplink_stage.h"
 #include "stages/v2g/v2g_stage.h"
 #include "vehicle/signals.h"
 #include "vehicle/vstate.h"
@@ -340,7 +341,8 @@ static int register_v2g_commands(struct v2xd *d)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (rt_control_add_command(&d->ctl, cmds[i].name, cmds[i].help, cmds[i].fn, v2g) < 0)
 			return -1;
-	return 0;
+	return rt_control_add_command(&d->ctl, "uplink", "broker, spool and drain state of the telemetry uplink",
+				      uplink_stage_status, rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "uplink")));
 }
 
 /* ---- main ---- */

@@ -5,7 +5,9 @@
  *                         \--ring--> log -> can_data.csv, candump log, gps_data.csv, snapshots, merged rows,
  *                                     ^      ESP_now_data_*.csv, v2g_sessions_*.csv
  *   ESP32(2) tty <-> hub_io --ring--> v2g --ring--/   (v2g reads "vstate"; its outbound Items and V2G messages
- *                          ^--ring------/               go back to hub_io)
+ *                          ^--ring------/ | ^           go back to hub_io)
+ *                          session events v | RPC commands
+ *                                      uplink -> spool -> MQTT broker (samples "vstate" once a second)
  *
  * can_rx gives every record to both rings, so the CSV rows never wait behind decoding and decoding (and the
  * published state) never waits behind the disk.  A new stage is one line here (and its rings), its own folder, and
@@ -20,6 +22,9 @@
 #include "stages/decode/decode_stage.h"
 #include "stages/hub_io/hub_io.h"
 #include "stages/log/log_stage.h"
+#include "stages/uplink/rpc.h"
+#include "stages/uplink/telemetry.h"
+#include "stages/uplink/uplink_stage.h"
 #include "stages/v2g/v2g_stage.h"
 #include "vehicle/record.h"
 
@@ -28,6 +33,7 @@ const struct rt_stage_desc *const v2xd_stages[] = {
 	&decode_stage, /* provides "vstate" */
 	&hub_io_stage,
 	&v2g_stage,    /* after decode (reads "vstate"), before log (provides "log_sinks.v2g") */
+	&uplink_stage, /* samples "vstate", spools, publishes; session events from v2g, RPC commands back */
 	&log_stage,
 };
 const size_t v2xd_n_stages = sizeof(v2xd_stages) / sizeof(v2xd_stages[0]);
@@ -39,6 +45,8 @@ const struct rt_ring_desc v2xd_rings[] = {
 	{.from = "hub_io", .to = "v2g", .rec_size = sizeof(struct hub_rx_rec), .capacity = 256},
 	{.from = "v2g", .to = "hub_io", .rec_size = sizeof(struct hub_tx_rec), .capacity = 256},
 	{.from = "v2g", .to = "log", .rec_size = sizeof(struct log_line), .capacity = 1024},
+	{.from = "v2g", .to = "uplink", .rec_size = sizeof(struct telem_session_event), .capacity = 64},
+	{.from = "uplink", .to = "v2g", .rec_size = sizeof(struct rpc_cmd), .capacity = 64},
 };
 const size_t v2xd_n_rings = sizeof(v2xd_rings) / sizeof(v2xd_rings[0]);
 

@@ -183,14 +183,29 @@ if uplink == "yes":
     st = json.load(open(os.path.join(work, "status.json")))["stages"].get("uplink", {})
     produced = st.get("samples", {}).get("value", 0)
     if broker == "yes":
-        got = 0
+        seqs, samples, events = [], 0, []
         for line in open(os.path.join(work, "telemetry.txt")):
             try:
-                got += len(json.loads(line.split(" ", 1)[1]))
+                batch = json.loads(line.split(" ", 1)[1])
             except Exception:
-                pass
-        print("uplink   %d samples produced, %d delivered by the broker" % (produced, got))
-        check(produced > 0 and got == produced, "samples delivered (%d) != produced (%d)" % (got, produced))
+                continue
+            for e in batch:
+                v = e["values"]
+                seqs.append(v.get("sample_seq"))
+                if "session_event" in v:
+                    events.append(v["session_event"])
+                else:
+                    samples += 1
+        uniq = sorted(set(s for s in seqs if isinstance(s, int)))
+        published = st.get("published", {}).get("value", 0)
+        print("uplink   %d records produced (%d samples, %d session events), %d delivered by the broker (%d "
+              "duplicates), sample_seq 1..%d %s" % (published, produced, published - produced, len(uniq),
+                                                    len(seqs) - len(uniq), uniq[-1] if uniq else 0,
+                                                    "contiguous" if uniq == list(range(1, len(uniq) + 1)) else "WITH GAPS"))
+        check(uniq == list(range(1, len(uniq) + 1)), "telemetry sequence numbers have gaps: samples lost")
+        check(produced > 0 and len(uniq) >= published and samples >= produced,
+              "samples delivered (%d records) fewer than produced (%d)" % (len(uniq), published))
+        check(events == ["start", "end"], "session events %s, expected start and end" % events)
     else:
         print("uplink   no broker could be started: %d samples kept in the spool (%s)" % (produced, os.path.join(work, "spool")))
 else:

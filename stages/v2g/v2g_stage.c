@@ -7,6 +7,9 @@
  */
 #include "stages/v2g/v2g_stage.h"
 
+#include "stages/uplink/rpc.h"
+#include "stages/uplink/telemetry.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -235,8 +238,31 @@ static void v2g__recent(struct v2g_view *v, const struct v2g_record *r)
 	v->recent[v->n_recent++] = *r;
 }
 
+/* A session start or end for the uplink (telemetry events); never waits: a full ring is counted. */
+static void v2g__event(struct v2g_stage *s, enum telem_session_kind kind, const struct v2g_record *rec, int64_t real)
+{
+	struct telem_session_event ev;
+
+	if (!s->to_uplink)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.t_real_ns = real;
+	ev.session_id = rec->have_station_id ? rec->station_session_id : rec->local_id;
+	ev.soc_pct = kind == TELEM_SESSION_START ? rec->soc_start : rec->soc_end;
+	ev.energy_kwh = kind == TELEM_SESSION_END ? rec->energy_station_kwh : (double)NAN;
+	ev.cost = kind == TELEM_SESSION_END ? rec->cost : (double)NAN;
+	ev.duration_s = kind == TELEM_SESSION_END ? (double)rec->duration_ns / 1e9 : (double)NAN;
+	ev.max_current_a = kind == TELEM_SESSION_END ? rec->max_current_a : (double)NAN;
+	if (!ring_push(s->to_uplink, &ev))
+		rt_count(&s->events_full, 1);
+}
+
 static void execute(struct v2g_stage *s, const struct v2g_actions *a, uint64_t now, int64_t real)
 {
+	if (s->m.active && !s->was_active)
+		v2g__event(s, TELEM_SESSION_START, &s->m.rec, real);
+	s->was_active = s->m.active;
 	for (unsigned i = 0; i < a->n_trans; i++) {
 		uint32_t id = s->m.rec.have_station_id ? s->m.rec.station_session_id : s->m.rec.local_id;
 
@@ -258,6 +284,7 @@ static void execute(struct v2g_stage *s, const struct v2g_actions *a, uint64_t n
 
 		v2g__row(s, V2G_SINK_SESSIONS, now, row, n);
 		rt_count(&s->sessions, 1);
+		v2g__event(s, TELEM_SESSION_END, &a->rec, real);
 		v2g__recent(&s->scratch, &a->rec);
 	}
 	if (a->save)
@@ -391,8 +418,22 @@ static int v2g__sample(struct v2g_stage *s, uint64_t now, int64_t real, struct h
 static void v2g__mailbox(struct v2g_stage *s, uint64_t now, int64_t real)
 {
 	struct v2g_input in;
+	struct rpc_cmd c;
 	uint64_t g;
 
+	/* ThingsBoard RPC (the uplink validated the values): the same inputs as the control socket's commands. */
+	while (s->cmd_in && ring_pop(s->cmd_in, &c)) {
+		memset(&in, 0, sizeof(in));
+		if (c.method == RPC_STOP_CHARGING)
+			in.kind = V2G_IN_USER_STOP;
+		else if (c.method == RPC_SET_DESIRED_SOC)
+			in.kind = V2G_IN_SET_DESIRED_SOC, in.value = c.soc_pct;
+		else if (c.method == RPC_SET_MAX_COST)
+			in.kind = V2G_IN_SET_MAX_COST, in.value = c.max_cost;
+		else
+			continue; /* getState is answered by the uplink itself */
+		step(s, &in, now, real);
+	}
 	memset(&in, 0, sizeof(in));
 	g = atomic_load_explicit(&s->cmd_soc_gen, memory_order_acquire); /* pairs with the handler's release */
 	if (g != s->seen_soc_gen) {
@@ -441,7 +482,8 @@ static void v2g__publish(struct v2g_stage *s, uint64_t now)
 
 static bool v2g__in_ready(void *arg)
 {
-	return ring_ready(arg);
+	struct v2g_stage *s = arg;
+	return ring_ready(s->in) || (s->cmd_in && ring_count(s->cmd_in) > 0);
 }
 
 void *v2g_stage_thread(void *arg)
@@ -482,13 +524,15 @@ void *v2g_stage_thread(void *arg)
 		}
 		if (ring_is_drained(s->in))
 			break;
-		(void)rt_waiter_wait(s->waiter, v2g__in_ready, s->in, (int64_t)s->conf.tick_ns);
+		(void)rt_waiter_wait(s->waiter, v2g__in_ready, s, (int64_t)s->conf.tick_ns);
 	}
 	v2g__publish(s, rt_mono_ns());
 	if (s->to_hub)
 		ring_close(s->to_hub);
 	if (s->to_log)
 		ring_close(s->to_log);
+	if (s->to_uplink)
+		ring_close(s->to_uplink);
 	V2X_TP(stage_stop, "v2g", rt_counter_get(&s->ctr.in), rt_counter_get(&s->ctr.out),
 	       rt_counters_dropped_total(&s->ctr));
 	rcu_unregister_thread();
@@ -737,23 +781,36 @@ int v2g_cmd_set_max_cost(void *ctx, const cJSON *args, cJSON *result, char *err,
 static int v2g__pipeline_init(void *self, const struct rt_stage_env *env)
 {
 	struct v2g_stage *s = self;
-	struct ring *to_hub = NULL, *to_log = NULL;
+	struct ring *to_hub = NULL, *to_log = NULL, *to_uplink = NULL, *from_hub = NULL, *cmd_in = NULL;
 	int rc;
 
-	if (env->n_in != 1)
-		return -EINVAL;
+	/* Inputs by producer (hub_io's items, the uplink's RPC commands), outputs by record type. */
+	for (size_t i = 0; i < env->n_in; i++) {
+		if (env->in[i]->rec_size == sizeof(struct rpc_cmd) && strcmp(env->in_from[i], "uplink") == 0 && !cmd_in)
+			cmd_in = env->in[i];
+		else if (env->in[i]->rec_size == sizeof(struct hub_rx_rec) && !from_hub)
+			from_hub = env->in[i];
+		else
+			return -EINVAL;
+	}
 	for (size_t i = 0; i < env->n_out; i++) {
 		if (env->out[i]->rec_size == sizeof(struct hub_tx_rec) && !to_hub)
 			to_hub = env->out[i];
 		else if (env->out[i]->rec_size == sizeof(struct log_line) && !to_log)
 			to_log = env->out[i];
+		else if (env->out[i]->rec_size == sizeof(struct telem_session_event) && !to_uplink)
+			to_uplink = env->out[i];
 		else
 			return -EINVAL;
 	}
-	rc = v2g_stage_init(s, env->conf, env->in[0], to_hub, to_log, env->waiter,
+	if (!from_hub)
+		return -EINVAL;
+	rc = v2g_stage_init(s, env->conf, from_hub, to_hub, to_log, env->waiter,
 			    rt_pipeline_lookup(env->pipeline, "vstate"));
 	if (rc < 0)
 		return rc;
+	s->cmd_in = cmd_in;
+	s->to_uplink = to_uplink;
 	if (to_log) {
 		rc = rt_pipeline_provide(env->pipeline, "log_sinks.v2g", (void *)&v2g__sink_list);
 		if (rc < 0)
@@ -770,6 +827,7 @@ static int v2g__pipeline_init(void *self, const struct rt_stage_env *env)
 		(void)rt_registry_add_counter(env->registry, "v2g", "saves", &s->saves);
 		(void)rt_registry_add_counter(env->registry, "v2g", "items_out", &s->items_out);
 		(void)rt_registry_add_counter(env->registry, "v2g", "v2g_out", &s->v2g_out);
+		(void)rt_registry_add_counter(env->registry, "v2g", "events_full", &s->events_full);
 	}
 	return 0;
 }

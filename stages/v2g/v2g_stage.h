@@ -89,6 +89,10 @@ struct v2g_stage {
 	struct ring *in;             /* from hub_io */
 	struct ring *to_hub;         /* to hub_io, or NULL */
 	struct ring *to_log;         /* to the log stage, or NULL */
+	struct ring *cmd_in;         /* RPC commands from the uplink (struct rpc_cmd), or NULL */
+	struct ring *to_uplink;      /* session start/end events to the uplink (struct telem_session_event), or NULL */
+	int was_active;              /* a session was open after the last step (start events) */
+	_Atomic uint64_t events_full; /* session events the uplink's ring could not take */
 	struct rt_waiter *waiter;
 	struct rcu_pub *vstate;      /* decode's published state, or NULL */
 	uint64_t vstate_gen;
