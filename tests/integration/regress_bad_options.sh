@@ -68,11 +68,17 @@ for opt in "${required[@]}"; do
 	esac
 done
 echo "numeric options: ${#numeric[@]}"
-value() { # a value every option accepts without the space
-	case $1 in --ring) echo 1024 ;; --baud) echo 115200 ;; --can-rx-reopen-ms) echo 100 ;; *) echo 7 ;; esac
+# A value each option accepts without the space: the lower end of the range --help gives on the option's second line
+# ("(key: MIN..MAX unit; default D)"), or its default where the range is a list.
+"$BIN" --help >"$work/help" 2>&1
+value() {
+	case $1 in --ring) echo 1024 ;; --baud | --hub-baud) echo 115200 ;; esac
+	awk -v opt="$1" '
+		found { if (match($0, /: [0-9]+\.\./)) { print substr($0, RSTART + 2, RLENGTH - 4) } else if (match($0, /default [0-9]+/)) { print substr($0, RSTART + 8, RLENGTH - 8) } exit }
+		$1 == opt { found = 1 }' "$work/help"
 }
 for opt in "${numeric[@]}"; do
-	v=$(value "$opt")
+	v=$(value "$opt" | head -1)
 	# control: the same value without the space is taken (--print-config shows the effective value)
 	if timeout 10 "$BIN" "${base[@]}" "$opt" "$v" --print-config >"$work/stdout" 2>"$work/err" &&
 		grep -qE "= ${v}( |$)" "$work/stdout"; then
