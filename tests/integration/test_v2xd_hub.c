@@ -242,6 +242,7 @@ struct rig {
 	int st_charging;        /* its counter runs while the session is open and the car charges */
 	int closes, opens;      /* sessions opened and closed by the peer */
 	int stops_seen, acks_sent;
+	int deaf;               /* the station never hears the vehicle's stop (no ACK, ready_to_charge = 0 ignored) */
 	uint32_t last_stop_seq;
 	/* the car */
 	struct car car;
@@ -377,7 +378,7 @@ static void on_out_item(const uint8_t *body, int v2, uint32_t seq)
 		R.st_session = R.next_session++;
 		R.st_kwh = 0;
 		R.opens++;
-	} else if (!o->it.ready && R.st_session) {
+	} else if (!o->it.ready && R.st_session && !R.deaf) {
 		R.st_session = 0;
 		R.closes++;
 	}
@@ -394,6 +395,8 @@ static void on_out_cmd(const struct v2x_frame *fr)
 	}
 	R.stops_seen++;
 	R.last_stop_seq = fr->seq;
+	if (R.deaf)
+		return;
 	/* V2X_T_ACK: acked_seq u32, acked_type u8, result u8 (v2x_proto.h); stopped (hub.h) */
 	put32(ack, fr->seq);
 	ack[4] = V2X_T_CMD;
@@ -615,7 +618,7 @@ static int hub_open(void)
 	return up;
 }
 
-static void rig_start(const char *tag, int v2)
+static void rig_start(const char *tag, int v2, const char *const *extra)
 {
 	char bin[300], period[16];
 
@@ -633,9 +636,13 @@ static void rig_start(const char *tag, int v2)
 	assert_int_equal(test_pty_open(&R.hub, R.hub_link), 0);
 	snprintf(bin, sizeof(bin), "%s/bin/v2xd", test_build_dir());
 	snprintf(period, sizeof(period), "%d", ITEM_PERIOD_MS);
-	char *argv[] = { bin, (char *)"--can-dev", R.can_link, (char *)"--hub-dev", R.hub_link, (char *)"--out", R.out,
-			 (char *)"--socket", R.sock, (char *)"--status-s", (char *)"0", (char *)"--v2g-item-period-ms",
-			 period, (char *)"--v2g-tick-ms", (char *)"20", NULL };
+	char *argv[32] = { bin, (char *)"--can-dev", R.can_link, (char *)"--hub-dev", R.hub_link, (char *)"--out",
+			   R.out, (char *)"--socket", R.sock, (char *)"--status-s", (char *)"0",
+			   (char *)"--v2g-item-period-ms", period, (char *)"--v2g-tick-ms", (char *)"20", NULL };
+	int a = 15;
+	for (int i = 0; extra && extra[i] && a < 31; i++)
+		argv[a++] = (char *)extra[i];
+	argv[a] = NULL;
 	R.pid = test_spawn(argv, R.log);
 	assert_true(R.pid > 0);
 	assert_int_equal(test_wait_for_text(R.log, "ttyCAN: open", 30000), 0);
@@ -1438,7 +1445,7 @@ static void test_legacy_hub_session(void **state)
 	char row[1024];
 	(void)state;
 
-	rig_start("hubleg", 0);
+	rig_start("hubleg", 0, NULL);
 	/* 0: parked beside the station, not plugged; the reject stream; a burst of 30 broadcasts from two vehicles */
 	for (int i = 0; i < 10; i++)
 		beat();
@@ -1528,7 +1535,7 @@ static void test_v2_hub_stop_by_user(void **state)
 	char row[1024];
 	(void)state;
 
-	rig_start("hubv2", 1);
+	rig_start("hubv2", 1, NULL);
 	for (int i = 0; i < 10; i++)
 		beat();
 	v2_wait_and_check_drops();
@@ -1599,11 +1606,69 @@ static void test_v2_hub_stop_by_user(void **state)
 	rig_teardown();
 }
 
+/* ---- 3. v2 frames, the stop never acknowledged ---- */
+
+/*
+ * The station never hears the stop: the request goes out on the link once and then stop_retries more times
+ * (--v2g-stop-retries 2, every --v2g-stop-retry-ms 300), never more; the car's own current falls meanwhile (its BMS
+ * ends the charge, so the station's meter stops), and with no acknowledgement the session ends
+ * `stop_not_acknowledged` (state fault): the driver learns that the station may still hold the session open.
+ */
+static void test_v2_stop_not_acknowledged(void **state)
+{
+	static const char *const extra[] = { "--v2g-stop-retries", "2", "--v2g-stop-retry-ms", "300", NULL };
+	char row[1024];
+	(void)state;
+
+	rig_start("hubnack", 1, extra);
+	R.deaf = 1;
+	for (int i = 0; i < 10; i++)
+		beat();
+	beat_until(three_items_now, "three own Items while parked", 500);
+	R.car.plug = 1;
+	set_phase(1);
+	beat_until_state("negotiating", 250);
+	beat_until(peer_opened, "a session at the station", 250);
+	R.car.charging = 1;
+	R.car.current_a = 6.25;
+	R.car.soc_pct = 61.0;
+	R.car.bms_state = 0x0A;
+	R.st_charging = 1;
+	set_phase(2);
+	beat_until_state("charging", 250);
+	for (int i = 0; i < 20; i++)
+		beat();
+	cJSON *j = ctl("stop-charging");
+	assert_non_null(j);
+	cJSON_Delete(j);
+	beat_until(stop_seen, "a stop command on the hub link", 250);
+	/* the car's BMS ends the charge: the current falls, the station's meter stops */
+	R.car.charging = 0;
+	R.car.current_a = 0.0;
+	R.car.bms_state = 0x24;
+	R.st_charging = 0;
+	set_phase(3);
+	beat_until_state("fault", 500);
+	int stops = R.stops_seen;
+	for (int i = 0; i < 40; i++) /* 1.6 s: more than 5 retry periods */
+		beat();
+	check_sessions_cmd("fault", "stop_not_acknowledged", 5150);
+	assert_int_equal(rig_stop(), 0);
+	assert_int_equal(stops, 3);          /* the first request and 2 retries */
+	assert_int_equal(R.stops_seen, 3);   /* and nothing after the session ended */
+	assert_int_equal(R.acks_sent, 0);
+	read_session_row(row, sizeof(row));
+	check_session_row(row, "stop_not_acknowledged", 5150, 60.0, 61.0, 6.25, 55.2, (double)R.st_kwh);
+	check_out_items();
+	rig_teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_legacy_hub_session, teardown),
 		cmocka_unit_test_teardown(test_v2_hub_stop_by_user, teardown),
+		cmocka_unit_test_teardown(test_v2_stop_not_acknowledged, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
