@@ -43,6 +43,8 @@ struct rt_pipeline {
 	} provided[RT_PIPELINE_MAX_PROVIDED];
 	size_t n_provided;
 	bool inited, ready, stop_done; /* rings allocated; every stage initialised; stopped */
+	uint64_t seen_tail[RT_PIPELINE_MAX_RINGS], seen_head[RT_PIPELINE_MAX_RINGS]; /* rt_pipeline_stalled_ring */
+	bool seen;
 };
 
 /* Zeroed memory aligned for the _Alignas(RT_CACHE_LINE) members of rings, waiters and stage objects. */
@@ -332,6 +334,24 @@ void rt_pipeline_stop(struct rt_pipeline *p)
 				ring_close(s->env.out[o]);
 		}
 	}
+}
+
+int rt_pipeline_stalled_ring(struct rt_pipeline *p)
+{
+	int stalled = -1;
+
+	for (size_t r = 0; r < p->n_rings && p->inited; r++) {
+		/* Acquire pairs with the owners' release stores: relaxed would do for a heuristic, acquire costs nothing. */
+		uint64_t tail = atomic_load_explicit(&p->rings[r]->tail, memory_order_acquire);
+		uint64_t head = atomic_load_explicit(&p->rings[r]->head, memory_order_acquire);
+		/* Stuck: records were waiting at the previous look and the consumer has taken none of them since. */
+		if (p->seen && p->seen_head[r] != p->seen_tail[r] && tail == p->seen_tail[r] && stalled < 0)
+			stalled = (int)r;
+		p->seen_tail[r] = tail;
+		p->seen_head[r] = head;
+	}
+	p->seen = true;
+	return stalled;
 }
 
 void rt_pipeline_destroy(struct rt_pipeline *p)

@@ -147,6 +147,13 @@ int rt_pipeline_start(struct rt_pipeline *p);
  */
 void rt_pipeline_stop(struct rt_pipeline *p);
 
+/*
+ * Liveness, for a watchdog: returns -1 when every consumer made progress since the previous call (a ring with
+ * records waiting had some taken), else the index of a ring whose records waited the whole time untouched (its
+ * consumer is stuck).  The first call only records the positions.  Control thread; reads ring indices.
+ */
+int rt_pipeline_stalled_ring(struct rt_pipeline *p);
+
 /* Stops if needed, finishes every initialised stage (in reverse order), frees everything.  NULL is allowed. */
 void rt_pipeline_destroy(struct rt_pipeline *p);
 

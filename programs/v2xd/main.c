@@ -18,6 +18,7 @@
 #include <urcu.h>
 
 #include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
 
 #include "programs/v2xd/v2xd.h"
 #include "rt/clock.h"
@@ -142,6 +143,7 @@ struct v2xd {
 	struct decode_stage *dec;
 	struct log_stage *log;
 	int link_was_up;
+	int stalled_ring;    /* the ring whose consumer the watchdog found stuck, or -1 */
 };
 
 /* ---- metrics and reports ---- */
@@ -267,6 +269,30 @@ static void final_lines(struct v2xd *d)
 		(unsigned long long)fh.p99, (unsigned long long)fh.max,
 		(unsigned long long)rt_counter_get(&d->log->snaps.handoff_max_ns),
 		(unsigned long long)rt_counter_get(&d->log->snaps.handoff_waits));
+}
+
+/*
+ * The systemd watchdog (WatchdogSec= in the unit): fed by the control thread, but only while every stage makes
+ * progress (no ring whose records wait untouched for a whole period): a stuck stage stops the feeding, and systemd
+ * restarts the daemon.  A stall is reported once, and its end too.
+ */
+static void watchdog_tick(void *ctx, uint64_t now)
+{
+	struct v2xd *d = ctx;
+	int r = rt_pipeline_stalled_ring(d->pipe);
+
+	(void)now;
+	if (r < 0) {
+		if (d->stalled_ring >= 0)
+			rt_info("ring %s moves again: feeding the watchdog", rt_pipeline_ring(d->pipe, (size_t)d->stalled_ring)->name);
+		d->stalled_ring = -1;
+		sd_notify(0, "WATCHDOG=1");
+		return;
+	}
+	if (d->stalled_ring != r)
+		rt_err("ring %s: its consumer took nothing for a whole watchdog period; not feeding the watchdog",
+		       rt_pipeline_ring(d->pipe, (size_t)r)->name);
+	d->stalled_ring = r;
 }
 
 /* ---- control commands ---- */
@@ -404,6 +430,16 @@ static int run(struct v2xd *d)
 	rc = rt_pipeline_start(d->pipe);
 	if (rc < 0)
 		goto out_control;
+	/* Under systemd (Type=notify): ready once every stage runs; the watchdog fed at half its period. */
+	uint64_t wd_usec = 0;
+	d->stalled_ring = -1;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		(void)rt_pipeline_stalled_ring(d->pipe); /* the first look only records the positions */
+		if (rt_control_add_timer(&d->ctl, "watchdog", wd_usec * 1000 / 2, watchdog_tick, d) < 0)
+			rt_warn("cannot feed the systemd watchdog");
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=running: %s -> %s\nMAINPID=%lu", d->rx->conf.dev_path, d->log->conf.out_dir,
+		   (unsigned long)getpid());
 	rt_info("running: %s at %u baud -> %s (stop with SIGINT or SIGTERM)", d->rx->conf.dev_path, d->rx->conf.baud,
 		d->log->conf.out_dir);
 	sig = rt_control_run(&d->ctl);
@@ -411,6 +447,7 @@ static int run(struct v2xd *d)
 		rt_info("%s: stopping: draining the pipeline", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	else
 		rt_err("control loop ended (%s): stopping", strerror(-sig));
+	sd_notify(0, "STOPPING=1\nSTATUS=draining the pipeline");
 	rt_pipeline_stop(d->pipe);
 	log_stage_join_io(d->log); /* the last snapshots are written: the counts below are final */
 	report_episodes(d, rt_mono_ns());

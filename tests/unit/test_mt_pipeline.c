@@ -259,6 +259,30 @@ static void test_start_failure_undone(void **st)
 	}
 }
 
+/* A consumer that stops taking records while they wait is reported; one that keeps up, or has nothing, is not. */
+static void test_stalled_ring_detected(void **st)
+{
+	(void)st;
+	struct rt_pipeline *p = make();
+	struct rt_pipeline_conf c = small_conf();
+	assert_int_equal(rt_pipeline_init(p, &c, NULL), 0);
+	struct ring *r = rt_pipeline_ring(p, 2); /* src -> sink, nobody running: we play both ends */
+	uint64_t v = 1, out;
+	assert_int_equal(rt_pipeline_stalled_ring(p), -1); /* first look: positions recorded */
+	assert_int_equal(rt_pipeline_stalled_ring(p), -1); /* empty rings are not stalled */
+	assert_true(ring_push(r, &v));
+	assert_int_equal(rt_pipeline_stalled_ring(p), -1); /* records appeared since the last look: not yet */
+	assert_int_equal(rt_pipeline_stalled_ring(p), 2);  /* they waited a whole period untouched */
+	assert_true(ring_pop(r, &out));
+	assert_int_equal(rt_pipeline_stalled_ring(p), -1); /* taken */
+	assert_true(ring_push(r, &v));
+	assert_true(ring_push(r, &v));
+	assert_int_equal(rt_pipeline_stalled_ring(p), -1);
+	assert_true(ring_pop(r, &out)); /* one of two taken: progress */
+	assert_int_equal(rt_pipeline_stalled_ring(p), -1);
+	rt_pipeline_destroy(p);
+}
+
 static void test_bad_declarations(void **st)
 {
 	(void)st;
@@ -291,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup(test_init_failure_undone, reset),
 		cmocka_unit_test_setup(test_start_failure_undone, reset),
 		cmocka_unit_test_setup(test_bad_declarations, reset),
+		cmocka_unit_test_setup(test_stalled_ring_detected, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
