@@ -42,7 +42,7 @@ echo "verify: ok"
 # every option ExecStart passes is one the real v2xd knows (when it is built)
 if [ -x "$bin" ]; then
 	"$bin" --help >"$t/help.txt" 2>&1
-	for o in $(sed -n 's/^ExecStart=[^ ]* //p' "$unit2" | grep -o -- '--[a-z-]*'); do
+	for o in $(sed -n 's/^ExecStart=[^ ]* //p' "$unit2" | grep -o -- '--[a-z0-9-]*'); do
 		grep -q -- "$o[ =]" "$t/help.txt" || grep -q -- "$o\$" "$t/help.txt" || fail "v2xd --help has no $o"
 	done
 	echo "ExecStart options: known to v2xd"
