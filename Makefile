@@ -85,7 +85,14 @@ endif
 
 # LIB_EXCLUDE: patterns of library sources to leave out (e.g. LIB_EXCLUDE='stages/uplink/%' while it is unfinished).
 LIB_EXCLUDE ?=
-LIB_SRCS  := $(filter-out $(LIB_EXCLUDE),$(wildcard rt/*.c trace/*.c firmware/proto/*.c firmware/hal/*.c \
+# RING: the queue behind rt/ring.h: spsc (rt/ring.c, the lock-free ring; default) or mutex (rt/ring_mutex.c, a mutex +
+# condition variable queue, for comparison: perf/bench_pipeline.sh).  Use a BUILD dir of its own for RING=mutex.
+RING ?= spsc
+ifeq ($(filter spsc mutex,$(RING)),)
+$(error RING=$(RING): expected spsc or mutex)
+endif
+RING_OTHER := $(if $(filter mutex,$(RING)),rt/ring.c,rt/ring_mutex.c)
+LIB_SRCS  := $(filter-out $(LIB_EXCLUDE) $(RING_OTHER),$(wildcard rt/*.c trace/*.c firmware/proto/*.c firmware/hal/*.c \
              firmware/apps/*/*.c firmware/linux/*.c vehicle/*.c stages/*/*.c))
 ifneq ($(TRACE),1)
 LIB_SRCS  := $(filter-out trace/v2x_tp.c,$(LIB_SRCS))
@@ -134,7 +141,8 @@ help:
 	@echo '  install   install programs into $$(DESTDIR)$$(PREFIX)/bin (PREFIX=$(PREFIX))'
 	@echo '  install-service  only the systemd unit, udev rules and sysusers.d file (also done by install)'
 	@echo '  clean     remove build output'
-	@echo 'Variables: V=1 full commands, WERROR=1 warnings are errors, TRACE=0 no LTTng tracepoints,'
+	@echo 'Variables: V=1 full commands, WERROR=1 warnings are errors, TRACE=0 no LTTng tracepoints, RING=mutex'
+	@echo '           a mutex + condvar queue in place of the lock-free rings (rt/ring_mutex.c, own BUILD dir),'
 	@echo '           SANITIZE=address,undefined|thread, OPT="-O2 -g" optimisation, BUILD=dir, CC=compiler.'
 
 deps:
@@ -166,10 +174,14 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+# The archive is rebuilt when RING changes: $(BUILD)/ring.choice is rewritten (made newer) only then.
+RING_CHOICE := $(BUILD)/ring.choice
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(RING_CHOICE) 2>/dev/null)" = $(RING) ] || echo $(RING) >$(RING_CHOICE); })
+
+$(LIB): $(LIB_OBJS) $(RING_CHOICE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
 # Each program: every .c in programs/<program>/.
 define program_rule
