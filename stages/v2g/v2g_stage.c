@@ -655,6 +655,13 @@ int v2g_cmd_sessions(void *ctx, const cJSON *args, cJSON *result, char *err, siz
 	return 0;
 }
 
+/* Seconds since then; 0 for an entry heard after the view was taken (hub_io stamps records after the v2g thread read
+ * its clock), not a wrapped 2^64 ns. */
+static double v2g__age_s(uint64_t now, uint64_t then)
+{
+	return now > then ? (double)(now - then) / 1e9 : 0.0;
+}
+
 int v2g_cmd_neighbours(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
 {
 	static struct v2g_view v;
@@ -676,7 +683,7 @@ int v2g_cmd_neighbours(void *ctx, const cJSON *args, cJSON *result, char *err, s
 		cJSON_AddNumberToObject(o, "longitude", n->item.gps_longitude);
 		if (isfinite(n->distance_m))
 			cJSON_AddNumberToObject(o, "distance_m", n->distance_m);
-		cJSON_AddNumberToObject(o, "age_s", (double)(v.updated_mono_ns - n->last_seen_mono_ns) / 1e9);
+		cJSON_AddNumberToObject(o, "age_s", v2g__age_s(v.updated_mono_ns, n->last_seen_mono_ns));
 		cJSON_AddNumberToObject(o, "items", (double)n->items);
 		cJSON_AddItemToArray(arr, o);
 	}
@@ -710,7 +717,7 @@ int v2g_cmd_stations(void *ctx, const cJSON *args, cJSON *result, char *err, siz
 		cJSON_AddBoolToObject(o, "available", e->available);
 		if (isfinite(e->distance_m))
 			cJSON_AddNumberToObject(o, "distance_m", e->distance_m);
-		cJSON_AddNumberToObject(o, "age_s", (double)(v.updated_mono_ns - e->last_seen_mono_ns) / 1e9);
+		cJSON_AddNumberToObject(o, "age_s", v2g__age_s(v.updated_mono_ns, e->last_seen_mono_ns));
 		cJSON_AddItemToArray(arr, o);
 	}
 	return 0;

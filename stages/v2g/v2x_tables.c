@@ -83,6 +83,13 @@ static uint64_t v2x__ms_since(uint64_t now, uint64_t then)
 	return now > then ? (now - then) / 1000000u : 0;
 }
 
+/* Age of an entry heard at then; 0 when then is after now (the caller's clock was read before hub_io stamped the
+ * record), never a wrapped 2^64 - x. */
+static uint64_t v2x__age_ns(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 enum v2x_update v2x_tables_apply(struct v2x_tables *t, const struct hub_item *it, uint64_t now_mono_ns,
 				 int64_t now_real_ns, int *entry_out)
 {
@@ -157,12 +164,12 @@ unsigned v2x_tables_expire(struct v2x_tables *t, uint64_t now_mono_ns)
 	unsigned n = 0;
 
 	for (int i = 0; i < V2X_NEIGH_MAX; i++)
-		if (t->neigh[i].used && now_mono_ns - t->neigh[i].last_seen_mono_ns > t->expiry_ns) {
+		if (t->neigh[i].used && v2x__age_ns(now_mono_ns, t->neigh[i].last_seen_mono_ns) > t->expiry_ns) {
 			t->neigh[i].used = 0;
 			n++;
 		}
 	for (int i = 0; i < V2X_STATION_MAX; i++)
-		if (t->station[i].used && now_mono_ns - t->station[i].last_seen_mono_ns > t->expiry_ns) {
+		if (t->station[i].used && v2x__age_ns(now_mono_ns, t->station[i].last_seen_mono_ns) > t->expiry_ns) {
 			t->station[i].used = 0;
 			n++;
 		}
@@ -186,7 +193,7 @@ const struct v2x_station_entry *v2x_tables_match_station(const struct v2x_tables
 	for (int i = 0; i < V2X_STATION_MAX; i++) {
 		const struct v2x_station_entry *s = &t->station[i];
 
-		if (!s->used || !(s->distance_m <= radius_m) || now_mono_ns - s->last_seen_mono_ns > max_age_ns)
+		if (!s->used || !(s->distance_m <= radius_m) || v2x__age_ns(now_mono_ns, s->last_seen_mono_ns) > max_age_ns)
 			continue;
 		if (!best || s->distance_m < best->distance_m ||
 		    (s->distance_m == best->distance_m && s->last_seen_mono_ns > best->last_seen_mono_ns))

@@ -89,6 +89,29 @@ static void test_neighbours_expiry_and_eviction(void **state)
 		assert_false(t.neigh[i].used && t.neigh[i].mac[5] == 0); /* mac ..:00 was the oldest */
 }
 
+/* Regression (found by test_v2xd_hub under ASan): the v2g thread samples its clock, then takes records that
+ * hub_io stamped after that instant.  An entry heard "in the future" of now is fresh, not 2^64 ns old: it is neither
+ * expired nor refused as a match candidate. */
+static void test_heard_after_now_is_fresh(void **state)
+{
+	struct v2x_tables t;
+	struct hub_item st = station(1, 48.00001f, 11.0f, 1000, 0, 0);
+	struct hub_item it;
+
+	v2x_tables_init(&t, 30 * S_NS);
+	v2x_tables_set_fix(&t, 1, 48.0, 11.0);
+	memset(&it, 0, sizeof(it));
+	it.soc = 50;
+	it.mac[0] = 0x24;
+	it.gps_valid = 1;
+	assert_int_equal(v2x_tables_apply(&t, &it, 10 * S_NS + 5000, 0, NULL), V2X_UPD_NEW);
+	assert_int_equal(v2x_tables_apply(&t, &st, 10 * S_NS + 5000, 0, NULL), V2X_UPD_NEW);
+	assert_non_null(v2x_tables_match_station(&t, 10.0, 10 * S_NS, 10 * S_NS));
+	assert_int_equal(v2x_tables_expire(&t, 10 * S_NS), 0);
+	assert_int_equal(v2x_tables_neighbours(&t), 1);
+	assert_int_equal(v2x_tables_stations(&t), 1);
+}
+
 static void test_station_order(void **state)
 {
 	struct v2x_tables t;
@@ -312,6 +335,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_haversine),
 		cmocka_unit_test(test_neighbours_expiry_and_eviction),
+		cmocka_unit_test(test_heard_after_now_is_fresh),
 		cmocka_unit_test(test_station_order),
 		cmocka_unit_test(test_match_rule),
 		cmocka_unit_test(test_espnow_row),
