@@ -209,6 +209,15 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_publish,
 		lttng_ust_field_integer(uint32_t, records, records)
 		lttng_ust_field_integer(uint32_t, bytes, bytes)))
 
+/* The same publish, seen from the CAN path: the newest frame (its seq, as in can_frame_parsed) whose data the batch's
+ * last sample carries; every frame up to last_frame_seq has reached the MQTT client then (receive -> MQTT publish). */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, mqtt_publish,
+	LTTNG_UST_TP_ARGS(int, mid, uint64_t, spool_seq, uint64_t, last_frame_seq),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(int, mid, mid)
+		lttng_ust_field_integer(uint64_t, spool_seq, spool_seq)
+		lttng_ust_field_integer(uint64_t, last_frame_seq, last_frame_seq)))
+
 /* The broker acknowledged (PUBACK) a batch. */
 LTTNG_UST_TRACEPOINT_EVENT(v2x, uplink_puback,
 	LTTNG_UST_TP_ARGS(int, mid, uint64_t, first_seq, uint32_t, records),

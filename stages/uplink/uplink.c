@@ -355,6 +355,10 @@ static int uplink__publish_batch(struct uplink *u)
 	ST_ADD(u, published_msgs, 1);
 	ST_ADD(u, published_samples, n);
 	V2X_TP(uplink_publish, mid, b->seqs[0], n, (uint32_t)used);
+	/* The newest frame the batch carries, when its last record is a recent sample (not backlog from before). */
+	uint64_t last = b->seqs[n - 1];
+	if (u->frame_of[last % UPLINK_FRAME_MAP].spool_seq == last && last != 0)
+		V2X_TP(mqtt_publish, mid, last, u->frame_of[last % UPLINK_FRAME_MAP].frame_seq);
 	return 1;
 }
 
@@ -533,6 +537,10 @@ int uplink_add_sample(struct uplink *u, const struct vstate *s, uint64_t now_mon
 	u->sample_seq++;
 	u->last_sample_data_ns = s->updated_real_ns;
 	ST_ADD(u, samples_built, 1);
+	/* The spool gave the record the seq before next_seq: remember which frames it covers, for mqtt_publish. */
+	uint64_t rec_seq = u->spool.next_seq - 1;
+	u->frame_of[rec_seq % UPLINK_FRAME_MAP].spool_seq = rec_seq;
+	u->frame_of[rec_seq % UPLINK_FRAME_MAP].frame_seq = s->last_seq;
 	return 0;
 }
 

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define UPLINK_FRAME_MAP 256 /* recent samples whose frame seq a trace can follow to the publish */
+
 #include "stages/uplink/rpc.h"
 #include "stages/uplink/spool.h"
 #include "stages/uplink/telemetry.h"
@@ -137,6 +139,8 @@ struct uplink {
 	uint64_t last_drain_ns, drain_acked_at;
 	uint64_t max_sent_seq;               /* highest spool seq ever published (resent_samples) */
 	uint64_t sample_seq;                 /* samples built (carried as sample_seq, continued across restarts) */
+	/* For tracing (mqtt_publish): the last CAN-path frame seq each recent spool record's sample covered. */
+	struct { uint64_t spool_seq, frame_seq; } frame_of[UPLINK_FRAME_MAP];
 	int64_t last_sample_data_ns;
 	uint64_t rng;
 	struct uplink_batch *batches;        /* max_inflight_msgs slots (n == 0: free) */
