@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +169,13 @@ static void device_close(struct can_rx *s, int err)
 	V2X_TP(link_state, s->conf.link, 0, err);
 }
 
+/* True when the kernel holds more bytes for fd (FIONREAD; a failure counts as none). */
+static bool bytes_pending(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* Sleeps up to ns, returning early when kicked for shutdown. */
 static void wait_wake(struct can_rx *s, uint64_t ns)
 {
@@ -234,8 +243,9 @@ void *can_rx_thread(void *arg)
 			if (n > 0) {
 				consume(s, (size_t)n);
 				/* Read moderation: let bytes gather for read_interval_ns, so each read (and each wake-up of
-				 * the stages after it) takes a batch.  A full buffer means a backlog: read again at once. */
-				if (s->conf.read_interval_ns && (size_t)n < CAN_RX_READ_SIZE && !s->is_file)
+				 * the stages after it) takes a batch.  Bytes already waiting mean a backlog (a tty hands out
+				 * a few KiB per read): read again at once, so the moderation never limits the rate. */
+				if (s->conf.read_interval_ns && !s->is_file && !bytes_pending(s->fd))
 					wait_wake(s, s->conf.read_interval_ns);
 				continue;
 			}
