@@ -243,6 +243,7 @@ struct rig {
 	int st_charging;        /* its counter runs while the session is open and the car charges */
 	int closes, opens;      /* sessions opened and closed by the peer */
 	int stops_seen, acks_sent;
+	int hub_down;           /* the hub's USB cable is out */
 	int deaf;               /* the station never hears the vehicle's stop (no ACK, ready_to_charge = 0 ignored) */
 	uint32_t last_stop_seq;
 	/* the car */
@@ -502,11 +503,15 @@ static void beat(void)
 
 	assert_true(n > 0 && (size_t)n < sizeof(l));
 	assert_int_equal(test_pty_write_all(&R.can, l, (size_t)n), 0);
-	if (R.beat % 2 == 0)
-		send_station();
-	if (R.beat % 10 == 5)
-		send_neighbours();
 	R.beat++;
+	if (R.hub_down) { /* the hub is unplugged: nothing to send or read there */
+		test_sleep_ms(BEAT_MS);
+		return;
+	}
+	if ((R.beat - 1) % 2 == 0)
+		send_station();
+	if ((R.beat - 1) % 10 == 5)
+		send_neighbours();
 	pump(BEAT_MS);
 }
 
@@ -1776,6 +1781,82 @@ static void test_legacy_restart_mid_charge(void **state)
 	rig_teardown();
 }
 
+/* ---- 5. legacy frames, the hub unplugged mid-charge ---- */
+
+/*
+ * The hub's USB cable comes out for about a second while charging and goes back in (the same device name, as udev
+ * gives it): v2xd sees the hang-up, counts the own Items it could not send (tx_down), reopens the port, and the
+ * session goes on (a second of silence is far below the station timeout): one `done` row with the station's energy;
+ * every Item the station sent before and after is a row; the Items after the replug carry the decoded state.
+ */
+static void test_legacy_hub_unplugged_mid_charge(void **state)
+{
+	char row[1024];
+	(void)state;
+
+	rig_start("hubplug", 0, NULL);
+	for (int i = 0; i < 10; i++)
+		beat();
+	beat_until(three_items_now, "three own Items while parked", 500);
+	R.car.plug = 1;
+	set_phase(1);
+	beat_until_state("negotiating", 250);
+	beat_until(peer_opened, "a session at the station", 250);
+	R.car.charging = 1;
+	R.car.current_a = 11.0;
+	R.car.soc_pct = 52.0;
+	R.car.bms_state = 0x0A;
+	R.st_charging = 1;
+	set_phase(2);
+	beat_until_state("charging", 250);
+	for (int i = 0; i < 20; i++)
+		beat();
+	/* unplug: everything the station sent was read; what v2xd sent was taken */
+	assert_int_equal(test_pty_wait_drained(&R.hub, 10000), 0);
+	pump(100);
+	assert_int_equal(R.rx_len, 0);
+	size_t items_before = R.n_out;
+	test_pty_close(&R.hub);
+	R.hub_down = 1;
+	for (int i = 0; i < 30; i++) /* 1.2 s: several Item periods, far below the 15 s station timeout */
+		beat();
+	assert_string_equal(daemon_state(), "charging");
+	/* plugged in again */
+	assert_int_equal(test_pty_open(&R.hub, R.hub_link), 0);
+	R.hub_down = 0;
+	set_phase(3); /* (the same car: a new phase only marks the Items after the replug) */
+	beat_until(three_items_now, "three own Items after the replug", 500);
+	for (int i = 0; i < 10; i++)
+		beat();
+	cJSON *st = ctl("status");
+	assert_non_null(st);
+	assert_int_equal(status_value(st, "hub_io", "hangups", 0), 1);
+	assert_int_equal(status_value(st, "hub_io", "opens", 0), 2);
+	long long down = status_value(st, "hub_io", "tx_down", 1);
+	print_message("hub unplugged for 30 beats: %lld own Items dropped (tx_down), %zu before, %zu after\n", down,
+		      items_before, R.n_out - items_before);
+	assert_true(down >= 1);
+	cJSON_Delete(st);
+	/* the BMS ends the charge */
+	R.car.power_req = 0;
+	set_phase(4);
+	beat_until(peer_closed, "the station closing its session", 250);
+	R.car.charging = 0;
+	R.car.current_a = 0.0;
+	R.car.bms_state = 0x24;
+	set_phase(5);
+	beat_until_state("ended", 250);
+	check_sessions_cmd("ended", "done", 4242);
+	assert_int_equal(rig_stop(), 0);
+	assert_int_equal(R.opens, 1);
+	assert_int_equal(R.closes, 1);
+	check_espnow();
+	read_session_row(row, sizeof(row));
+	check_session_row(row, "done", 4242, 40.0, 52.0, 11.0, 55.2, (double)R.st_kwh);
+	check_out_items();
+	rig_teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1783,6 +1864,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_v2_hub_stop_by_user, teardown),
 		cmocka_unit_test_teardown(test_v2_stop_not_acknowledged, teardown),
 		cmocka_unit_test_teardown(test_legacy_restart_mid_charge, teardown),
+		cmocka_unit_test_teardown(test_legacy_hub_unplugged_mid_charge, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
