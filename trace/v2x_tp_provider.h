@@ -57,8 +57,9 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, can_bytes_read,
 		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
 
 LTTNG_UST_TRACEPOINT_EVENT(v2x, can_frame_parsed,
-	LTTNG_UST_TP_ARGS(uint32_t, id, uint64_t, seq, uint64_t, rx_mono_ns),
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint32_t, id, uint64_t, seq, uint64_t, rx_mono_ns),
 	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
 		lttng_ust_field_integer_hex(uint32_t, id, id)
 		lttng_ust_field_integer(uint64_t, seq, seq)
 		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
@@ -80,8 +81,9 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, link_state,
 /* ---- decode ---- */
 
 LTTNG_UST_TRACEPOINT_EVENT(v2x, can_signals_decoded,
-	LTTNG_UST_TP_ARGS(uint32_t, id, uint64_t, seq, uint32_t, nvalid, uint32_t, ninvalid),
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint32_t, id, uint64_t, seq, uint32_t, nvalid, uint32_t, ninvalid),
 	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
 		lttng_ust_field_integer_hex(uint32_t, id, id)
 		lttng_ust_field_integer(uint64_t, seq, seq)
 		lttng_ust_field_integer(uint32_t, nvalid, nvalid)
@@ -104,8 +106,9 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, state_published,
 
 /* A CSV row for this record is in the writer's buffer (receive-to-logged). */
 LTTNG_UST_TRACEPOINT_EVENT(v2x, log_row,
-	LTTNG_UST_TP_ARGS(uint64_t, seq, uint64_t, rx_mono_ns),
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint64_t, seq, uint64_t, rx_mono_ns),
 	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
 		lttng_ust_field_integer(uint64_t, seq, seq)
 		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
 

@@ -134,7 +134,7 @@ static void on_event(void *ctx, const struct rx_event *ev)
 	r->line = 0;
 	rt_count(&s->ctr.in, 1);
 	if (r->type == REC_CAN)
-		V2X_TP(can_frame_parsed, r->u.can.id, r->seq, r->rx_mono_ns);
+		V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
 	if (++s->batch_n == CAN_RX_BATCH)
 		flush_batch(s);
 }

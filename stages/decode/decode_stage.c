@@ -65,7 +65,7 @@ void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec)
 		decoder_frame(st->dec, &rec->u.can, (int64_t)rec->rx_mono_ns, &res);
 		vstate_apply(&st->live, st->dec, &res, rec->rx_real_ns, rec->rx_mono_ns, rec->seq);
 		count_result(st, &res);
-		V2X_TP(can_signals_decoded, rec->u.can.id, rec->seq, res.n,
+		V2X_TP(can_signals_decoded, rec->link, rec->u.can.id, rec->seq, res.n,
 		       res.invalid[DEC_INV_RANGE] + res.invalid[DEC_INV_SHORT_DLC] + res.invalid[DEC_INV_GATED]);
 		break;
 	case REC_GPS:

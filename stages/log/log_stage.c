@@ -232,7 +232,7 @@ static void log_record(struct log_stage *ls, const struct rx_record *r)
 			logfile_count_dropped(&ds->file, 1, 0);
 		if (ls->oldest_unflushed_rx_mono_ns == 0)
 			ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
-		V2X_TP(log_row, r->seq, r->rx_mono_ns);
+		V2X_TP(log_row, r->link, r->seq, r->rx_mono_ns);
 	} else if (r->type == REC_GPS) {
 		csv_gps_suffix_update(&ls->gps, &r->u.gps);
 		LOG_ROW(ls, ls->gps_csv, CSV_GPS_ROW_MAX, csv_gps_row(dst, CSV_GPS_ROW_MAX, r->rx_real_ns, &r->u.gps));
