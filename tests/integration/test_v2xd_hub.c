@@ -198,6 +198,7 @@ struct car {
 	double current_a, soc_pct, pack_v, energy_kwh;
 	unsigned power_req, bms_state;
 	double lat, lon;
+	double desired_soc; /* not a CAN value: what the own Item must carry (set-desired-soc) */
 };
 
 static int car_lines(const struct car *c, char *buf, size_t size)
@@ -685,7 +686,8 @@ static void rig_start(const char *tag, int v2, const char *const *extra)
 	R.kwh_step = 0.0125f;
 	R.next_session = v2 ? 5150 : 4242;
 	R.car = (struct car){ .plug = 0, .charging = 0, .current_a = 0, .soc_pct = v2 ? 60.0 : 40.0, .pack_v = 55.2,
-			      .energy_kwh = 3.4, .power_req = 7, .bms_state = 0x24, .lat = FIX_LAT, .lon = FIX_LON };
+			      .energy_kwh = 3.4, .power_req = 7, .bms_state = 0x24, .lat = FIX_LAT, .lon = FIX_LON,
+			      .desired_soc = 100.0 };
 	set_phase(0);
 }
 
@@ -1079,7 +1081,8 @@ static void check_out_items(void)
 			 (near_f(t->curr, a->current_a) || near_f(t->curr, b->current_a)) && near_f(t->volt, a->pack_v) &&
 			 near_f(t->energy, a->energy_kwh) && (near_f(t->lat, a->lat) || near_f(t->lat, b->lat)) &&
 			 near_f(t->lon, a->lon) && t->gps_valid == 1 && memcmp(t->gear, "Neu", 4) == 0 &&
-			 t->desired_soc == 100.0f && t->speed == 0.0f && t->brake == 0;
+			 (t->desired_soc == (float)a->desired_soc || t->desired_soc == (float)b->desired_soc) &&
+			 t->speed == 0.0f && t->brake == 0;
 		if (!ok && run_pos <= 2) {
 			partial++;
 			continue;
@@ -1857,6 +1860,84 @@ static void test_legacy_hub_unplugged_mid_charge(void **state)
 	rig_teardown();
 }
 
+/* ---- 6. v2 frames, the desired SOC set with v2xctl ---- */
+
+static int stops_then_ack(void)
+{
+	return R.stops_seen >= 1 && R.acks_sent >= 1;
+}
+
+/*
+ * `v2xctl set-desired-soc 62` while charging at 60 %: the own Items carry 62 from then on; at 61 % nothing happens;
+ * at 62.5 % v2xd asks the station to stop (a stop command, acknowledged), the current falls, and the session ends
+ * `desired_soc` with the station's energy.
+ */
+static void test_v2_desired_soc_reached(void **state)
+{
+	char row[1024];
+	(void)state;
+
+	rig_start("hubsoc", 1, NULL);
+	for (int i = 0; i < 10; i++)
+		beat();
+	beat_until(three_items_now, "three own Items while parked", 500);
+	R.car.plug = 1;
+	set_phase(1);
+	beat_until_state("negotiating", 250);
+	beat_until(peer_opened, "a session at the station", 250);
+	R.car.charging = 1;
+	R.car.current_a = 13.75;
+	R.car.bms_state = 0x0A;
+	R.st_charging = 1;
+	set_phase(2);
+	beat_until_state("charging", 250);
+	cJSON *j = ctl("set-desired-soc 62");
+	assert_non_null(j);
+	assert_true(jnum(j, "desired_soc") == 62.0);
+	cJSON_Delete(j);
+	R.car.desired_soc = 62.0;
+	set_phase(3);
+	/* the machine took it when `sessions` says so; Items from then on carry it */
+	for (int i = 0; i < 250; i++) {
+		beat();
+		if (i % 5 != 4)
+			continue;
+		j = ctl("sessions");
+		double d = j ? jnum(j, "desired_soc") : 0;
+		cJSON_Delete(j);
+		if (d == 62.0)
+			break;
+	}
+	R.car.soc_pct = 61.0;
+	set_phase(4);
+	for (int i = 0; i < 20; i++)
+		beat();
+	assert_int_equal(R.stops_seen, 0);
+	assert_string_equal(daemon_state(), "charging");
+	R.car.soc_pct = 62.5;
+	set_phase(5);
+	beat_until(stops_then_ack, "a stop command, acknowledged", 250);
+	beat_until_state("finishing", 250);
+	R.car.charging = 0;
+	R.car.current_a = 0.0;
+	R.car.bms_state = 0x24;
+	set_phase(6);
+	beat_until_state("ended", 250);
+	check_sessions_cmd("ended", "desired_soc", 5150);
+	assert_int_equal(rig_stop(), 0);
+	assert_true(R.stops_seen >= 1 && R.stops_seen <= 4);
+	assert_int_equal(R.closes, 1);
+	read_session_row(row, sizeof(row));
+	check_session_row(row, "desired_soc", 5150, 60.0, 62.5, 13.75, 55.2, (double)R.st_kwh);
+	check_espnow();
+	check_out_items();
+	size_t with_62 = 0;
+	for (size_t i = 0; i < R.n_out; i++)
+		with_62 += R.out_items[i].phase >= 4 && R.out_items[i].it.desired_soc == 62.0f;
+	assert_true(with_62 >= 3);
+	rig_teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1865,6 +1946,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_v2_stop_not_acknowledged, teardown),
 		cmocka_unit_test_teardown(test_legacy_restart_mid_charge, teardown),
 		cmocka_unit_test_teardown(test_legacy_hub_unplugged_mid_charge, teardown),
+		cmocka_unit_test_teardown(test_v2_desired_soc_reached, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
