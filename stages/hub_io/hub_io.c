@@ -349,6 +349,21 @@ void *hub_io_thread(void *arg)
 
 /* ---- pipeline and configuration ---- */
 
+/* Status text (control thread): "up", "down (<reason>)" while the device is absent, "none" without one. */
+static int hub_io__link_text(void *ctx, char *buf, size_t size)
+{
+	const struct hub_io *s = ctx;
+	int err = atomic_load_explicit(&s->last_errno, memory_order_relaxed);
+
+	if (s->conf.dev_path[0] == '\0')
+		snprintf(buf, size, "none");
+	else if (atomic_load_explicit(&s->link_up, memory_order_relaxed))
+		snprintf(buf, size, "up");
+	else
+		snprintf(buf, size, "down (%s)", err ? strerror(err) : "closed by the other end");
+	return 0;
+}
+
 static int hub_io__pipeline_init(void *self, const struct rt_stage_env *env)
 {
 	struct hub_io_conf *c = env->conf;
@@ -363,6 +378,7 @@ static int hub_io__pipeline_init(void *self, const struct rt_stage_env *env)
 		/* Best effort: a metric the program registered already (-EEXIST) is not an error of the stage. */
 		struct rt_registry *r = env->registry;
 
+		(void)rt_registry_add_text(r, "hub_io", "link", hub_io__link_text, s);
 		(void)rt_registry_add_counters(r, "hub_io", NULL, &s->ctr);
 		(void)rt_registry_add_counter(r, "hub_io", "bytes_in", &s->bytes_in);
 		(void)rt_registry_add_counter(r, "hub_io", "bytes_out", &s->bytes_out);
@@ -372,6 +388,7 @@ static int hub_io__pipeline_init(void *self, const struct rt_stage_env *env)
 		(void)rt_registry_add_counter(r, "hub_io", "v2_lost", &s->v2_lost);
 		(void)rt_registry_add_counter(r, "hub_io", "v2_restarts", &s->v2_restarts);
 		(void)rt_registry_add_counter(r, "hub_io", "opens", &s->opens);
+		(void)rt_registry_add_counter(r, "hub_io", "open_failures", &s->open_failures);
 		(void)rt_registry_add_counter(r, "hub_io", "hangups", &s->hangups);
 	}
 	return rc;
