@@ -620,10 +620,21 @@ static long long status_value(const cJSON *st, const char *group, const char *na
 	return (long long)v->valuedouble;
 }
 
+/* A text metric from `status`: stages.<group>.<name>.value ("" when absent). */
+static const char *status_text(const cJSON *st, const char *group, const char *name)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "stages"), group);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g, name), "value");
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The hub link as `status` shows it: 1 up, 0 not (yet). */
 static int hub_open(void)
 {
 	cJSON *st = ctl("status");
-	int up = st && status_value(st, "hub_io", "opens", 0) >= 1;
+	int up = st && strcmp(status_text(st, "hub_io", "link"), "up") == 0 &&
+		 status_value(st, "hub_io", "opens", 0) >= 1;
 
 	cJSON_Delete(st);
 	return up;
@@ -1824,6 +1835,11 @@ static void test_legacy_hub_unplugged_mid_charge(void **state)
 	for (int i = 0; i < 30; i++) /* 1.2 s: several Item periods, far below the 15 s station timeout */
 		beat();
 	assert_string_equal(daemon_state(), "charging");
+	cJSON *st = ctl("status");
+	assert_non_null(st);
+	print_message("while unplugged: hub_io link \"%s\"\n", status_text(st, "hub_io", "link"));
+	assert_true(strncmp(status_text(st, "hub_io", "link"), "down (", 6) == 0);
+	cJSON_Delete(st);
 	/* plugged in again */
 	assert_int_equal(test_pty_open(&R.hub, R.hub_link), 0);
 	R.hub_down = 0;
@@ -1831,8 +1847,9 @@ static void test_legacy_hub_unplugged_mid_charge(void **state)
 	beat_until(three_items_now, "three own Items after the replug", 500);
 	for (int i = 0; i < 10; i++)
 		beat();
-	cJSON *st = ctl("status");
+	st = ctl("status");
 	assert_non_null(st);
+	assert_string_equal(status_text(st, "hub_io", "link"), "up");
 	assert_int_equal(status_value(st, "hub_io", "hangups", 0), 1);
 	assert_int_equal(status_value(st, "hub_io", "opens", 0), 2);
 	long long down = status_value(st, "hub_io", "tx_down", 1);
