@@ -16,12 +16,14 @@
  * ready_to_charge opens a session (id 1001, 1002, ...) unless --refuse (the station then says it is not available),
  * and an Item without it closes an open one.  On --v2 the stop command (HUB_CMD_STOP_CHARGING) closes the session and
  * is acknowledged with V2X_T_ACK (stopped, or no session), unless --ignore-stop (no answer at all).  --garbage first writes boot text, AA AA 55 + a frame, a frame with a NaN field and a truncated
- * frame.  At the end: "SUMMARY items_in=.. v2g_in=.. station_out=.. sessions=.. acks=.. energy_kwh=.." and exit 0.
+ * frame.  At the end (after --seconds, or at SIGTERM/SIGINT): "SUMMARY items_in=.. v2g_in=.. station_out=..
+ * sessions=.. acks=.. energy_kwh=.." and exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,14 @@ struct peer {
 	uint8_t rx[8192];
 	size_t rx_len;
 };
+
+static volatile sig_atomic_t stop_now;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_now = 1;
+}
 
 static void station_item(const struct peer *s, struct hub_item *it)
 {
@@ -238,11 +248,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* a script ends the peer when its scenario is over: the summary is still printed (no SA_RESTART: poll wakes) */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	s.t0 = test_now_ms();
 	if (garb)
 		garbage(&s);
 	int64_t end = s.t0 + (int64_t)(seconds * 1000), next = s.t0;
-	while (test_now_ms() < end) {
+	while (test_now_ms() < end && !stop_now) {
 		int64_t now = test_now_ms();
 
 		if (now >= next) {
