@@ -61,8 +61,10 @@ void ring_fini(struct ring *r)
  * After publishing up to new_head: wakes the consumer if it sleeps, unless the ring coalesces wake-ups and fewer
  * than wake_batch records wait (the consumer then wakes by its own timeout, its latency budget).  The count starts
  * from the producer's cached tail, which is never newer than the real one (an overestimate); once that crosses the
- * threshold the tail is reloaded (acquire, as in ring__free), so the reload costs one cross-core read per
- * wake_batch records at most, and a consumer that keeps up is not woken.
+ * threshold the tail is reloaded (acquire, as in ring__free): while the consumer keeps up that is one cross-core
+ * read per wake_batch records.  Once wake_batch or more records really wait, every push reloads the tail and pays
+ * rt_waiter_notify's fence (as without coalescing), which wakes a sleeping consumer: the saving is for a consumer
+ * that keeps up, which is the steady state the budget is chosen for.
  */
 static inline void ring__notify(struct ring *r, uint64_t new_head)
 {
@@ -80,6 +82,9 @@ static inline void ring__notify(struct ring *r, uint64_t new_head)
 
 void ring_set_wake_batch(struct ring *r, uint32_t n)
 {
+	/* At most the capacity: a threshold the ring cannot reach would leave only the consumer's timeout. */
+	if (n > r->mask + 1)
+		n = (uint32_t)(r->mask + 1);
 	r->wake_batch = n == 0 ? 1 : n;
 }
 

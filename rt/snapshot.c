@@ -103,8 +103,10 @@ int rt_snap_seed(struct rt_snapshots *s, int kind)
 	if (start > 0) {
 		char *nl = memchr(buf, '\n', len);
 		pos = nl ? (size_t)(nl - buf) + 1 : len;
-	} else if (k->header && len >= strlen(k->header) && memcmp(buf, k->header, strlen(k->header)) == 0) {
-		pos = strlen(k->header);
+	} else if (k->header) {
+		/* The header line, even one of another version of the format: never a data row. */
+		char *nl = memchr(buf, '\n', len);
+		pos = nl ? (size_t)(nl - buf) + 1 : len;
 	}
 	while (pos < len) {
 		char *nl = memchr(buf + pos, '\n', len - pos);
@@ -156,6 +158,15 @@ void rt_snap_take(struct rt_snapshots *s, int kind)
 	rt_count(&s->handoffs, 1);
 	rt_count(&s->handoff_total_ns, dt);
 	rt_count_max(&s->handoff_max_ns, dt);
+}
+
+void rt_snap_take_wait(struct rt_snapshots *s, int kind, uint64_t max_wait_ns)
+{
+	uint64_t deadline = rt_mono_ns() + max_wait_ns;
+
+	while (ring_count(&s->snap_free) == 0 && s->io_started && rt_mono_ns() < deadline)
+		rt_sleep_ns(RT_NS_PER_MS);
+	rt_snap_take(s, kind);
 }
 
 int rt_snap_sync_hook(void *ctx, int dup_fd)

@@ -114,6 +114,10 @@ void rt_snap_row(struct rt_snapshots *s, int kind, const char *row, size_t len);
 /* Writer: hands kind's window to the io thread if a buffer is free, else counts it skipped.  Never waits. */
 void rt_snap_take(struct rt_snapshots *s, int kind);
 
+/* Writer, when the stream has ended (stop): as rt_snap_take, but waits up to max_wait_ns for a free buffer, so the
+ * last rows reach the snapshot file even behind a slow disk. */
+void rt_snap_take_wait(struct rt_snapshots *s, int kind, uint64_t max_wait_ns);
+
 /* A struct logfile_conf.sync_fn (ctx = s): queues the writer's dup()ed descriptor for fsync on the io thread. */
 int rt_snap_sync_hook(void *ctx, int dup_fd);
 

@@ -9,8 +9,9 @@
  *                          session events v | RPC commands
  *                                      uplink -> spool -> MQTT broker (samples "vstate" once a second)
  *
- * can_rx gives every record to both rings, so the CSV rows never wait behind decoding and decoding (and the
- * published state) never waits behind the disk.  A new stage is one line here (and its rings), its own folder, and
+ * can_rx gives every record to both rings, so the CSV rows never wait behind decoding, and decoding (and the
+ * published state) never waits behind the disk: can_rx never waits for the log's ring (a full one drops, counted),
+ * only for decode's.  A new stage is one line here (and its rings), its own folder, and
  * its configuration table.
  */
 #include "programs/v2xd/v2xd.h"

@@ -87,13 +87,22 @@ void can_rx_wake(struct can_rx *s)
 }
 
 /*
- * Pushes the batch to every output; waits (bounded) while a ring is full, then drops what is left, counted.  `out`
- * counts records the first output (decode) took; a record the second (log) could not take is counted as dropped.
+ * Pushes the batch to every output.  The first (decode) gets back-pressure: the receiver waits for it (bounded,
+ * full_wait_ns) before dropping, counted.  The others (the log) never hold the receiver back: what does not fit is
+ * dropped at once and counted (`ring_full`), so a stalled disk can never starve decode and the published state
+ * (the log ring holds 14 s at bus rate and the log stage 4 MiB more before that happens).  `out` counts records the
+ * first output took.
  */
 static void flush_batch(struct can_rx *s)
 {
 	for (unsigned o = 0; o < s->n_outs; o++) {
-		size_t done = ring_push_all(s->outs[o], s->batch, s->batch_n, s->conf.full_wait_ns);
+		size_t done;
+		if (o == 0) {
+			done = ring_push_all(s->outs[o], s->batch, s->batch_n, s->conf.full_wait_ns);
+		} else {
+			done = ring_push_batch(s->outs[o], s->batch, s->batch_n);
+			ring_count_drops(s->outs[o], s->batch_n - done);
+		}
 		if (done < s->batch_n)
 			rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], s->batch_n - done);
 		if (o == 0)
@@ -268,7 +277,7 @@ void *can_rx_thread(void *arg)
 	}
 	/* Stop: what the kernel already received is taken too (non-blocking reads until it is empty), and a line cut
 	 * by the stop is framed as it is (a reject, counted, unless it happens to be whole). */
-	while (s->fd >= 0) {
+	while (s->fd >= 0 && !s->is_file) { /* a file being replayed simply stops where it is */
 		ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
 		if (n <= 0)
 			break;

@@ -279,16 +279,24 @@ static void tick(struct log_stage *ls, uint64_t now)
 	}
 }
 
-/* Ready when an input is closed or holds a wake batch: fewer records wait for the budget's timeout. */
+/*
+ * Ready when an input holds a wake batch, or a closed input still holds records, or every input is drained.  A closed
+ * and empty input alone is not a reason to wake: one producer ending early (can_rx at a stop, before v2g) must not
+ * turn the wait into a busy loop (regression: test_mt_log_stage's one_input_closed_does_not_spin).
+ */
 static bool any_ready_batch(void *arg)
 {
 	struct log_stage *ls = arg;
+	bool all_drained = true;
 	for (size_t i = 0; i < ls->n_inputs; i++) {
 		struct ring *r = ls->inputs[i].ring;
-		if (atomic_load_explicit(&r->closed, memory_order_acquire) || ring_count(r) >= r->wake_batch)
+		size_t n = ring_count(r);
+		bool closed = atomic_load_explicit(&r->closed, memory_order_acquire);
+		if (n >= r->wake_batch || (closed && n > 0))
 			return true;
+		all_drained &= closed && n == 0;
 	}
-	return false;
+	return all_drained;
 }
 
 /* Takes up to LOG_PEEK_MAX units from input i.  Returns how many. */
@@ -348,10 +356,11 @@ void *log_stage_thread(void *arg)
 		/* Wake at least every budget_ns for rows below the producers' wake threshold, flushes and snapshots. */
 		(void)rt_waiter_wait(ls->waiter, any_ready_batch, ls, (int64_t)ls->conf.budget_ns);
 	}
-	/* Drained: the last snapshots show the final rows; then every file is flushed and fsynced. */
+	/* Drained: the last snapshots show the final rows (the stream has ended, so the hand-off may now wait for the
+	 * io thread, bounded); then every file is flushed and fsynced. */
 	for (size_t i = 0; i < ls->n_sinks; i++)
 		if (ls->sinks[i].snap >= 0)
-			rt_snap_take(&ls->snaps, ls->sinks[i].snap);
+			rt_snap_take_wait(&ls->snaps, ls->sinks[i].snap, 2 * RT_NS_PER_SEC);
 	if (ls->merged >= 0)
 		merged_row(ls);
 	uint64_t lost = 0;

@@ -522,7 +522,8 @@ void *v2g_stage_thread(void *arg)
 			s->next_publish_ns = now + 500 * RT_NS_PER_MS;
 			v2g__publish(s, now);
 		}
-		if (ring_is_drained(s->in))
+		/* The end: hub_io's ring drained, and the uplink's commands too (it closes its ring at the stop). */
+		if (ring_is_drained(s->in) && (!s->cmd_in || ring_is_drained(s->cmd_in)))
 			break;
 		(void)rt_waiter_wait(s->waiter, v2g__in_ready, s, (int64_t)s->conf.tick_ns);
 	}
@@ -571,6 +572,7 @@ int v2g_stage_init(struct v2g_stage *s, const struct v2g_stage_conf *conf, struc
 	if (n >= 0) {
 		if (v2g_restore(&s->m, blob, (size_t)n, rt_mono_ns(), rt_real_ns()) == 0) {
 			s->restored = 1;
+			s->was_active = s->m.active; /* a session resumed is not a new start for the uplink */
 		} else {
 			char from[1200], to[1300];
 

@@ -173,10 +173,58 @@ static void test_two_producers_order_and_drain(void **st)
 	free(ls);
 }
 
+/*
+ * Regression: one input closed and empty while another stays open made the log thread spin (its ready predicate
+ * counted a closed ring as work): at a stop can_rx closes first, and with --rt on a shared CPU the spinning log
+ * thread starved the stage that had yet to close its ring.  Proved by structure: while the open input is silent the
+ * thread must go to sleep on its waiter (the waiter's sleep count grows), which a spinning thread never does.
+ */
+static void test_one_input_closed_does_not_spin(void **st)
+{
+	(void)st;
+	char dir[256];
+	struct log_stage *ls = test_zalloc_aligned(sizeof(*ls));
+	struct rt_waiter *w = test_zalloc_aligned(sizeof(*w));
+	struct ring *rec_ring = test_zalloc_aligned(sizeof(*rec_ring));
+	struct ring *line_ring = test_zalloc_aligned(sizeof(*line_ring));
+	struct log_stage_conf conf;
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "logspin"), 0);
+	log_stage_conf_init(&conf);
+	snprintf(conf.out_dir, sizeof(conf.out_dir), "%s", dir);
+	conf.snapshot_rows = 10;
+	assert_int_equal(rt_waiter_init(w, RT_WAIT_SLEEP, 0), 0);
+	assert_int_equal(ring_init(rec_ring, "can_rx->log", sizeof(struct rx_record), 64, w), 0);
+	assert_int_equal(ring_init(line_ring, "v2g->log", sizeof(struct log_line), 64, w), 0);
+	struct ring *ins[2] = {rec_ring, line_ring};
+	const struct log_line_sinks *sinks[2] = {NULL, &line_sinks};
+	assert_int_equal(log_stage_init(ls, &conf, ins, sinks, 2, w, NULL), 0);
+	ring_close(rec_ring); /* the receiver has ended; the line producer has not */
+	struct rt_thread t_log;
+	struct rt_thread_conf tc;
+	rt_thread_conf_init(&tc, "t-log");
+	assert_int_equal(rt_thread_start(&t_log, &tc, log_stage_thread, ls), 0);
+	uint64_t before = atomic_load(&w->sleeps);
+	for (int i = 0; i < 3000 && atomic_load(&w->sleeps) < before + 3; i++)
+		rt_sleep_ns(RT_NS_PER_MS);
+	assert_true(atomic_load(&w->sleeps) >= before + 3); /* it waits; a spinning thread would never sleep */
+	ring_close(line_ring);
+	rt_thread_join(&t_log); /* and it still ends once every input is drained */
+	assert_int_equal(log_stage_fini(ls), 0);
+	ring_fini(rec_ring);
+	ring_fini(line_ring);
+	rt_waiter_fini(w);
+	free(rec_ring);
+	free(line_ring);
+	free(w);
+	free(ls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_producers_order_and_drain),
+		cmocka_unit_test(test_one_input_closed_does_not_spin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
