@@ -10,8 +10,8 @@
  *                                      uplink -> spool -> MQTT broker (samples "vstate" once a second)
  *
  * can_rx gives every record to both rings, so the CSV rows never wait behind decoding, and decoding (and the
- * published state) never waits behind the disk: can_rx never waits for the log's ring (a full one drops, counted),
- * only for decode's.  A new stage is one line here (and its rings), its own folder, and
+ * published state) never waits behind the disk for long: can_rx waits for the log's ring (back-pressure, bounded)
+ * only until it finds it stuck, then drops rows (counted) until the log catches up.  A new stage is one line here (and its rings), its own folder, and
  * its configuration table.
  */
 #include "programs/v2xd/v2xd.h"

@@ -87,21 +87,30 @@ void can_rx_wake(struct can_rx *s)
 }
 
 /*
- * Pushes the batch to every output.  The first (decode) gets back-pressure: the receiver waits for it (bounded,
- * full_wait_ns) before dropping, counted.  The others (the log) never hold the receiver back: what does not fit is
- * dropped at once and counted (`ring_full`), so a stalled disk can never starve decode and the published state
- * (the log ring holds 14 s at bus rate and the log stage 4 MiB more before that happens).  `out` counts records the
- * first output took.
+ * Pushes the batch to every output, waiting (bounded, full_wait_ns) while a ring is full: back-pressure that keeps a
+ * replay or a burst lossless while a consumer is only briefly behind.  A later output (the log) that stays full for
+ * the whole wait is taken as stuck (a stalled disk): from then on the receiver does not wait for it again until it
+ * has drained to half, and drops what does not fit at once (counted `ring_full`), so the first output (decode, and
+ * the published state) keeps being fed.  `out` counts records the first output took.
  */
 static void flush_batch(struct can_rx *s)
 {
 	for (unsigned o = 0; o < s->n_outs; o++) {
+		struct ring *r = s->outs[o];
 		size_t done;
-		if (o == 0) {
-			done = ring_push_all(s->outs[o], s->batch, s->batch_n, s->conf.full_wait_ns);
+		/* stuck[] is written here only; relaxed, as a single-writer counter (read by tests and statistics). */
+		int stuck = atomic_load_explicit(&s->stuck[o], memory_order_relaxed);
+		if (o > 0 && stuck && ring_count(r) <= ring_capacity(r) / 2) {
+			stuck = 0; /* drained again: back-pressure again */
+			atomic_store_explicit(&s->stuck[o], 0, memory_order_relaxed);
+		}
+		if (o > 0 && stuck) {
+			done = ring_push_batch(r, s->batch, s->batch_n);
+			ring_count_drops(r, s->batch_n - done);
 		} else {
-			done = ring_push_batch(s->outs[o], s->batch, s->batch_n);
-			ring_count_drops(s->outs[o], s->batch_n - done);
+			done = ring_push_all(r, s->batch, s->batch_n, s->conf.full_wait_ns);
+			if (o > 0 && done < s->batch_n)
+				atomic_store_explicit(&s->stuck[o], 1, memory_order_relaxed);
 		}
 		if (done < s->batch_n)
 			rt_count(&s->ctr.dropped[CAN_RX_DROP_RING_FULL], s->batch_n - done);

@@ -52,6 +52,7 @@ struct can_rx {
 	struct rt_waiter *waiter;    /* RT_WAIT_EVENTFD: kicked to stop (can_rx_wake) */
 	struct ring *outs[2];        /* every output gets every record: decode's ring, and the log's */
 	unsigned n_outs;
+	_Atomic uint8_t stuck[2];    /* a later output found full for a whole wait: not waited for until half empty */
 	int fd;
 	struct framer framer;
 	uint64_t seq;
