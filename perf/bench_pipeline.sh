@@ -18,6 +18,8 @@
 #   traced   the default binary while an LTTng session (trace/v2x-trace start) records every v2x event
 #   notrace  v2xd built with TRACE=0 (no tracepoints compiled in), default profile: `ring` against it is the cost of
 #            tracepoints compiled in but no session
+#   ltraced  (only with --configs) latency's v2xd under a trace session: at maximum rate the coalesced configurations
+#            take what their read interval lets in, so a throughput cost of tracing shows only against `latency`
 # Rounds interleave them (ring latency mutex traced notrace, then the reverse order, ...) at each rate, so a burst of
 # load from other processes hits every configuration alike.  Per run it measures, from v2xd's own interfaces:
 #   throughput  frames logged per second over the steady window (log stage records, v2xctl status, from 2 s after
@@ -66,7 +68,7 @@ for v in "$ROUNDS" "$BUS_S" "$MAX_S" "$MAX_WALL"; do
 done
 [ "$BUS_S" -ge 5 ] && [ "$MAX_S" -ge 5 ] || { echo "$PROG: runs of at least 5 s (2 s warm-up, 1 s tail)" >&2; exit 2; }
 for c in $CONFIGS; do
-	case $c in ring|latency|mutex|traced|notrace) ;; *) echo "$PROG: unknown configuration $c" >&2; exit 2 ;; esac
+	case $c in ring|latency|mutex|traced|notrace|ltraced) ;; *) echo "$PROG: unknown configuration $c" >&2; exit 2 ;; esac
 done
 for r in $RATES; do
 	case $r in bus|max) ;; *) echo "$PROG: unknown rate $r (bus, max)" >&2; exit 2 ;; esac
@@ -102,7 +104,7 @@ v2xd_of() {
 for c in $CONFIGS; do
 	[ -x "$(v2xd_of "$c")" ] || { echo "$PROG: $(v2xd_of "$c") missing" >&2; exit 1; }
 done
-if [[ " $CONFIGS " == *" traced "* ]] && ! command -v lttng >/dev/null; then
+if [[ " $CONFIGS " == *"traced "* ]] && ! command -v lttng >/dev/null; then
 	echo "$PROG: lttng not installed: leave out the traced configuration (--configs)" >&2; exit 1
 fi
 command -v mosquitto >/dev/null || { echo "$PROG: mosquitto not installed" >&2; exit 1; }
@@ -164,6 +166,12 @@ EOF
 # (%.0f, not %d: mawk clamps %d to 2^31 - 1, which is 2.1 s of CPU.)
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 ctx() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { printf "%.0f\n", s }'; }
+# Trace sessions of other users of this machine: LTTng maps a session's buffers into every traced process and its
+# enabled tracepoints cost time, so a run during one is not an untraced run (reported with the run, not fatal).
+other_sessions() {
+	command -v lttng >/dev/null || { echo 0; return; }
+	lttng list 2>/dev/null | grep -E '^ *[0-9]+\) ' | grep -vc "v2xbench-$$-"
+}
 status_json() { "$BIN/v2xctl" --socket "$1" --json --timeout 3 status 2>/dev/null; }
 
 # run CONFIG RATE ROUND: one run; appends one line of key=value to $results.
@@ -172,11 +180,13 @@ run() {
 	local dir=$work/$rate-$cfg-$round secs speed simrate args=()
 	mkdir -p "$dir"
 	if [ "$rate" = bus ]; then secs=$BUS_S speed=1 simrate=4500; else secs=$MAX_S speed=100 simrate=9000; fi
-	[ "$cfg" = latency ] && args+=(--profile latency)
+	[ "$cfg" = latency ] || [ "$cfg" = ltraced ] && args+=(--profile latency)
+	local others0
+	others0=$(other_sessions)
 	local tp_rate=$((simrate * speed))
 	[ "$tp_rate" -gt 100000 ] && tp_rate=100000
-	if [ "$cfg" = traced ]; then
-		"$ROOT/trace/v2x-trace" start --name "v2xbench-$$-$rate-$round" --output "$dir/trace" --rate "$tp_rate" \
+	if [ "$cfg" = traced ] || [ "$cfg" = ltraced ]; then
+		"$ROOT/trace/v2x-trace" start --name "v2xbench-$$-$cfg-$rate-$round" --output "$dir/trace" --rate "$tp_rate" \
 			>"$dir/trace.log" 2>&1 || { echo "$PROG: v2x-trace start failed: $(cat "$dir/trace.log")" >&2; return 1; }
 		trace_on=1
 	fi
@@ -223,6 +233,8 @@ run() {
 	done
 	"$BIN/v2xctl" --socket "$dir/v2xd.sock" --json stats >"$dir/stats.json" 2>/dev/null
 	status_json "$dir/v2xd.sock" >"$dir/status2.json"
+	local others1
+	others1=$(other_sessions)
 	local hwm
 	hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/"$vd"/status 2>/dev/null)
 	kill -TERM "$vd"
@@ -232,19 +244,19 @@ run() {
 	wait "$vd" || v2xd_rc=$?
 	forget "$vd"
 	local trace_bytes=0
-	if [ "$cfg" = traced ]; then
+	if [ "$cfg" = traced ] || [ "$cfg" = ltraced ]; then
 		"$ROOT/trace/v2x-trace" stop >>"$dir/trace.log" 2>&1
 		trace_on=0
 		trace_bytes=$(du -sb "$dir/trace" 2>/dev/null | awk '{ print $1 }')
 		[ "$KEEP" = 1 ] || rm -rf "$dir/trace"
 	fi
 	/usr/bin/python3 - "$dir" "$cfg" "$rate" "$round" "$sim_rc" "$v2xd_rc" "$c0" "$c1" "$x0" "$x1" "$w0" "$w1" \
-		"${hwm:-0}" "${trace_bytes:-0}" <<'EOF'
+		"${hwm:-0}" "${trace_bytes:-0}" "$((others0 > others1 ? others0 : others1))" <<'EOF'
 import json, os, re, sys
 d, cfg, rate, rnd, sim_rc, v2xd_rc = sys.argv[1:7]
 c0, c1, x0, x1 = (int(x) for x in sys.argv[7:11])
 w0, w1 = float(sys.argv[11]), float(sys.argv[12])
-hwm, trace_bytes = int(sys.argv[13]), int(sys.argv[14])
+hwm, trace_bytes, others = int(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
 kv = {"config": cfg, "rate": rate, "round": rnd}
 bad = []
 sim = {}
@@ -290,6 +302,7 @@ kv.update(sent=sent, rows=rows, lost_tx=int(sim.get("bridge can_lost_tx", -1)),
           ctxsw_per_s=round((x1 - x0) / win), hwm_kib=hwm)
 if trace_bytes:
     kv["trace_mb"] = round(trace_bytes / 1e6, 1)
+kv["other_trace_sessions"] = others
 stats = st("stats.json")
 for g, h, key in (("decode", "rx_to_decoded", "decoded"), ("log", "rx_to_logged", "logged"),
                   ("log", "rx_to_file", "file")):
@@ -409,6 +422,11 @@ for rate in rates:
         put("%s_tracing_on_fps_cost_pct" % rate, None if f is None else 100 * (1 - f))
         c = ratio(med("traced", rate, "cpu_us_per_frame"), med("ring", rate, "cpu_us_per_frame"))
         put("%s_tracing_on_cpu_cost_pct" % rate, None if c is None else 100 * (c - 1))
+    if "ltraced" in configs and "latency" in configs:
+        f = ratio(med("ltraced", rate, "fps"), med("latency", rate, "fps"))
+        put("%s_tracing_on_latency_fps_cost_pct" % rate, None if f is None else 100 * (1 - f))
+        c = ratio(med("ltraced", rate, "cpu_us_per_frame"), med("latency", rate, "cpu_us_per_frame"))
+        put("%s_tracing_on_latency_cpu_cost_pct" % rate, None if c is None else 100 * (c - 1))
     if "notrace" in configs and "ring" in configs:
         f = ratio(med("ring", rate, "fps"), med("notrace", rate, "fps"))
         put("%s_tracing_off_fps_cost_pct" % rate, None if f is None else 100 * (1 - f))
@@ -417,6 +435,7 @@ for rate in rates:
 summ["loss_total"] = str(sum(max(0, int(r.get("sent", 0)) - max(0, int(r.get("rows", 0)))) for r in runs))
 summ["lost_tx_total"] = str(sum(max(0, int(r.get("lost_tx", 0))) for r in runs))
 summ["runs"] = str(len(runs))
+summ["runs_during_other_trace_sessions"] = str(sum(1 for r in runs if r.get("other_trace_sessions", "0") != "0"))
 summ["failed_runs"] = str(sum(1 for r in runs if r.get("ok") != "1"))
 summ["rounds"] = rounds
 summ["wall_s"] = wall
@@ -426,6 +445,9 @@ summ["kernel"] = platform.release()
 summ["build"] = os.path.basename(build)
 summ["ok"] = "1" if ok else "0"
 for r in runs:
+    if r.get("other_trace_sessions", "0") != "0":
+        print("note: %s %s round %s ran while %s trace session(s) of someone else existed" % (
+            r["rate"], r["config"], r["round"], r["other_trace_sessions"]))
     if r.get("ok") != "1":
         print("FAILED run: %s %s round %s: %s" % (r["rate"], r["config"], r["round"], r.get("why", "?")))
 print()
