@@ -241,6 +241,7 @@ struct rig {
 	uint8_t st_mac[6];
 	uint32_t st_session, next_session, st_uptime, tx_seq;
 	float st_kwh, kwh_step, price;
+	double kwh_base;        /* energy of the station's sessions before it restarted */
 	int st_charging;        /* its counter runs while the session is open and the car charges */
 	int closes, opens;      /* sessions opened and closed by the peer */
 	int stops_seen, acks_sent;
@@ -272,6 +273,12 @@ struct rig {
 };
 
 static struct rig R; /* large: static */
+
+/* The station's energy for the vehicle's session: its meter's closed segments (a restart) plus the running one. */
+static double station_total(void)
+{
+	return R.kwh_base + (double)R.st_kwh;
+}
 
 static const uint8_t VEH_A[6] = { 0x24, 0x6F, 0x28, 0x10, 0x20, 0x31 };
 static const uint8_t VEH_B[6] = { 0x24, 0x6F, 0x28, 0x10, 0x20, 0x32 };
@@ -1004,9 +1011,9 @@ static void check_session_row(const char *row, const char *reason, uint32_t sess
 	mac_text(R.st_mac, mac);
 	assert_string_equal(fld(row, 10, b, sizeof(b)), mac);
 	/* the station's energy (the last counter it sent: the session started at 0) and cost = energy x price */
-	within_1pct(num(row, 11), (double)R.st_kwh, "energy_station_kwh");
+	within_1pct(num(row, 11), energy_kwh, "energy_station_kwh");
 	within_1pct(num(row, 12), (double)R.price, "price_per_kwh");
-	within_1pct(num(row, 13), (double)R.st_kwh * (double)R.price, "cost");
+	within_1pct(num(row, 13), energy_kwh * (double)R.price, "cost");
 	/* the decoded SOCs and the real maximum current (%.2f) */
 	assert_true(fabs(num(row, 2) - soc_start) < 0.006);
 	assert_true(fabs(num(row, 3) - soc_end) < 0.006);
@@ -1446,8 +1453,8 @@ static void check_sessions_cmd(const char *state, const char *reason, uint32_t i
 	last = cJSON_GetArrayItem(rec, 0);
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(last, "end_reason")->valuestring, reason);
 	assert_int_equal((uint32_t)jnum(last, "session_id"), id);
-	within_1pct(jnum(last, "energy_station_kwh"), (double)R.st_kwh, "sessions: energy_station_kwh");
-	within_1pct(jnum(last, "cost"), (double)R.st_kwh * (double)R.price, "sessions: cost");
+	within_1pct(jnum(last, "energy_station_kwh"), station_total(), "sessions: energy_station_kwh");
+	within_1pct(jnum(last, "cost"), station_total() * (double)R.price, "sessions: cost");
 	cJSON_Delete(j);
 }
 
@@ -1593,7 +1600,7 @@ static void test_legacy_hub_session(void **state)
 
 	check_espnow();
 	read_session_row(row, sizeof(row));
-	check_session_row(row, "done", 4242, 40.0, 41.75, 12.5, 55.2, (double)R.st_kwh);
+	check_session_row(row, "done", 4242, 40.0, 41.75, 12.5, 55.2, station_total());
 	check_out_items();
 	check_ready(3, 5);
 	rig_teardown();
@@ -1664,7 +1671,7 @@ static void test_v2_hub_stop_by_user(void **state)
 
 	check_espnow();
 	read_session_row(row, sizeof(row));
-	check_session_row(row, "stopped_by_user", 5150, 60.0, 62.25, 16.0, 55.2, (double)R.st_kwh);
+	check_session_row(row, "stopped_by_user", 5150, 60.0, 62.25, 16.0, 55.2, station_total());
 	check_out_items();
 	check_ready(2, 3);
 	size_t v2_items = 0;
@@ -1729,7 +1736,7 @@ static void test_v2_stop_not_acknowledged(void **state)
 	assert_int_equal(R.stops_seen, 3);   /* and nothing after the session ended */
 	assert_int_equal(R.acks_sent, 0);
 	read_session_row(row, sizeof(row));
-	check_session_row(row, "stop_not_acknowledged", 5150, 60.0, 61.0, 6.25, 55.2, (double)R.st_kwh);
+	check_session_row(row, "stop_not_acknowledged", 5150, 60.0, 61.0, 6.25, 55.2, station_total());
 	check_out_items();
 	rig_teardown();
 }
@@ -1790,7 +1797,7 @@ static void test_legacy_restart_mid_charge(void **state)
 	assert_int_equal(R.closes, 1);
 	check_espnow();
 	read_session_row(row, sizeof(row));
-	check_session_row(row, "done", 4242, 40.0, 41.25, 9.5, 55.2, (double)R.st_kwh);
+	check_session_row(row, "done", 4242, 40.0, 41.25, 9.5, 55.2, station_total());
 	check_out_items();
 	rig_teardown();
 }
@@ -1872,7 +1879,7 @@ static void test_legacy_hub_unplugged_mid_charge(void **state)
 	assert_int_equal(R.closes, 1);
 	check_espnow();
 	read_session_row(row, sizeof(row));
-	check_session_row(row, "done", 4242, 40.0, 52.0, 11.0, 55.2, (double)R.st_kwh);
+	check_session_row(row, "done", 4242, 40.0, 52.0, 11.0, 55.2, station_total());
 	check_out_items();
 	rig_teardown();
 }
@@ -1945,13 +1952,71 @@ static void test_v2_desired_soc_reached(void **state)
 	assert_true(R.stops_seen >= 1 && R.stops_seen <= 4);
 	assert_int_equal(R.closes, 1);
 	read_session_row(row, sizeof(row));
-	check_session_row(row, "desired_soc", 5150, 60.0, 62.5, 13.75, 55.2, (double)R.st_kwh);
+	check_session_row(row, "desired_soc", 5150, 60.0, 62.5, 13.75, 55.2, station_total());
 	check_espnow();
 	check_out_items();
 	size_t with_62 = 0;
 	for (size_t i = 0; i < R.n_out; i++)
 		with_62 += R.out_items[i].phase >= 4 && R.out_items[i].it.desired_soc == 62.0f;
 	assert_true(with_62 >= 3);
+	rig_teardown();
+}
+
+/* ---- 7. legacy frames, the station restarts mid-charge ---- */
+
+/*
+ * The station reboots while charging: its uptime starts again from 0.5 s, its session id and energy counter are
+ * gone; the vehicle still asks to charge, so it opens a new session (4243) and counts from 0.  The vehicle's session
+ * goes on: one row, the original session id (4242), the station's energy the sum of both of its sessions.
+ */
+static void test_legacy_station_restarts(void **state)
+{
+	char row[1024];
+	(void)state;
+
+	rig_start("hubsrst", 0, NULL);
+	for (int i = 0; i < 10; i++)
+		beat();
+	beat_until(three_items_now, "three own Items while parked", 500);
+	R.car.plug = 1;
+	set_phase(1);
+	beat_until_state("negotiating", 250);
+	beat_until(peer_opened, "a session at the station", 250);
+	R.car.charging = 1;
+	R.car.current_a = 7.5;
+	R.car.soc_pct = 45.0;
+	R.car.bms_state = 0x0A;
+	R.st_charging = 1;
+	set_phase(2);
+	beat_until_state("charging", 250);
+	for (int i = 0; i < 20; i++)
+		beat();
+	/* the reboot */
+	R.kwh_base = (double)R.st_kwh;
+	R.st_kwh = 0;
+	R.st_session = 0;
+	R.st_uptime = 500;
+	for (int i = 0; i < 30; i++)
+		beat();
+	assert_int_equal(R.opens, 2); /* the Items still asked to charge: a new session */
+	assert_string_equal(daemon_state(), "charging");
+	R.car.power_req = 0;
+	R.car.soc_pct = 46.25;
+	set_phase(3);
+	beat_until(peer_closed, "the station closing its session", 250);
+	R.car.charging = 0;
+	R.car.current_a = 0.0;
+	R.car.bms_state = 0x24;
+	set_phase(4);
+	beat_until_state("ended", 250);
+	check_sessions_cmd("ended", "done", 4242);
+	assert_int_equal(rig_stop(), 0);
+	print_message("station energy: %.4f kWh before its restart + %.4f after\n", R.kwh_base, (double)R.st_kwh);
+	assert_true(R.kwh_base > 0.1 && R.st_kwh > 0.1f);
+	read_session_row(row, sizeof(row));
+	check_session_row(row, "done", 4242, 40.0, 46.25, 7.5, 55.2, station_total());
+	check_espnow();
+	check_out_items();
 	rig_teardown();
 }
 
@@ -1964,6 +2029,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_legacy_restart_mid_charge, teardown),
 		cmocka_unit_test_teardown(test_legacy_hub_unplugged_mid_charge, teardown),
 		cmocka_unit_test_teardown(test_v2_desired_soc_reached, teardown),
+		cmocka_unit_test_teardown(test_legacy_station_restarts, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
