@@ -28,6 +28,15 @@
  *   2. test_v2_hub_stop_by_user: v2 frames.  v2 rejects (garbage, a bad CRC, NaN, a truncated frame); a session at
  *      16 A; `v2xctl stop-charging` -> a V2X_T_CMD stop on the link, the peer acknowledges (V2X_T_ACK stopped) ->
  *      the session ends `stopped_by_user` (row and `sessions`).
+ *   3. test_v2_stop_not_acknowledged: the station never answers: exactly 1 + --v2g-stop-retries stop commands, then
+ *      `stop_not_acknowledged`.
+ *   4. test_legacy_restart_mid_charge: SIGTERM and a new v2xd mid-charge: the session is restored, one row.
+ *   5. test_legacy_hub_unplugged_mid_charge: the hub's cable out for 1.2 s: hub_io.link down, Items counted
+ *      tx_down, reopened, the session goes on.
+ *   6. test_v2_desired_soc_reached: `v2xctl set-desired-soc 62`: the Items carry it; the session ends
+ *      `desired_soc` at 62.5 %.
+ *   7. test_legacy_station_restarts: the station reboots mid-charge: one row, the original session id, the energy
+ *      of both of the station's sessions.
  * Both check every ESP_now_data row against the Item sent (in order, link_seq, distance), and every frame v2xd sent
  * (only Items, and stop commands on v2; the Item's content field by field against the CAN values; the own Item's
  * period from its timestamp, the daemon's monotonic ms at which it was built).
