@@ -256,7 +256,6 @@ struct rig {
 	int stops_seen, acks_sent;
 	int hub_down;           /* the hub's USB cable is out */
 	int deaf;               /* the station never hears the vehicle's stop (no ACK, ready_to_charge = 0 ignored) */
-	uint32_t last_stop_seq;
 	/* the car */
 	struct car car;
 	struct car phase_car[16];
@@ -274,7 +273,6 @@ struct rig {
 	int seen_v2_out;
 	int run;                /* v2xd runs (restarts + 1) */
 	size_t run_first_row[4];  /* index in sent[] of the first Item sent to run k (k >= 2) */
-	size_t run_first_out[4];  /* index in out_items[] of the first Item from run k */
 	/* expected ESP_now_data rows: every valid Item sent, in order */
 	struct titem sent[MAX_SENT];
 	size_t n_sent;
@@ -417,7 +415,6 @@ static void on_out_cmd(const struct v2x_frame *fr)
 		return;
 	}
 	R.stops_seen++;
-	R.last_stop_seq = fr->seq;
 	if (R.deaf)
 		return;
 	/* V2X_T_ACK: acked_seq u32, acked_type u8, result u8 (v2x_proto.h); stopped (hub.h) */
@@ -664,10 +661,8 @@ static void daemon_spawn(const char *const *extra)
 	R.run++;
 	R.seen_v2_out = 0;   /* a new run speaks legacy until it hears the hub's v2 */
 	R.last_out_seq = 0;  /* and numbers its v2 frames from 1 */
-	if (R.run > 1 && R.run < 4) {
+	if (R.run > 1 && R.run < 4)
 		R.run_first_row[R.run] = R.n_sent;
-		R.run_first_out[R.run] = R.n_out;
-	}
 	if (R.run == 1)
 		snprintf(R.log, sizeof(R.log), "%s/v2xd.log", R.dir);
 	else
