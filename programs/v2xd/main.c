@@ -30,6 +30,7 @@
 #include "rt/thread.h"
 #include "stages/can_rx/can_rx.h"
 #include "stages/decode/decode_stage.h"
+#include "stages/hub_io/hub_io.h"
 #include "stages/log/log_stage.h"
 #include "stages/uplink/uplink_stage.h"
 #include "stages/v2g/v2g_stage.h"
@@ -142,7 +143,9 @@ struct v2xd {
 	struct can_rx *rx;
 	struct decode_stage *dec;
 	struct log_stage *log;
+	struct hub_io *hub;
 	int link_was_up;
+	int hub_was_up;
 	int stalled_ring;    /* the ring whose consumer the watchdog found stuck, or -1 */
 };
 
@@ -228,6 +231,20 @@ static void report_episodes(void *ctx, uint64_t now)
 				err ? strerror(err) : "closed by the other end",
 				(unsigned long long)(d->rx->conf.reopen_ns / RT_NS_PER_MS));
 		d->link_was_up = up;
+	}
+	/* The hub link, when configured: the same once-per-episode messages. */
+	if (d->hub && d->hub->conf.dev_path[0]) {
+		int hup = atomic_load(&d->hub->link_up);
+		if (hup != d->hub_was_up) {
+			int err = atomic_load(&d->hub->last_errno);
+			if (hup)
+				rt_info("%s: open (hub link)", d->hub->conf.dev_path);
+			else if (d->hub_was_up == 1 || d->hub_was_up == -1)
+				rt_warn("%s: hub link not available (%s); retrying every %llu ms", d->hub->conf.dev_path,
+					err ? strerror(err) : "closed by the other end",
+					(unsigned long long)(d->hub->conf.reopen_ns / RT_NS_PER_MS));
+			d->hub_was_up = hup;
+		}
 	}
 	log_stage_report(d->log);
 }
@@ -414,7 +431,9 @@ static int run(struct v2xd *d)
 	d->rx = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "can_rx"));
 	d->dec = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "decode"));
 	d->log = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "log"));
+	d->hub = rt_pipeline_stage(d->pipe, rt_pipeline_find(d->pipe, "hub_io"));
 	d->link_was_up = -1;
+	d->hub_was_up = -1;
 	if (register_metrics(d) < 0 ||
 	    rt_control_add_command(&d->ctl, "state", "the published vehicle state: signals with their age, GPS fix",
 				   cmd_state, d) < 0 ||
