@@ -83,11 +83,11 @@ renice -n "${BENCH_NICE:-10}" -p $$ >/dev/null 2>&1 # every child inherits it: o
 
 if [ "$BUILD_FIRST" = 1 ]; then
 	echo "$PROG: building $BUILD, $MUTEX_BUILD (RING=mutex), $NOTRACE_BUILD (TRACE=0)" >&2
-	make --no-print-directory -s BUILD="$BUILD" -j2 "$BUILD/bin/v2xd" "$BUILD/bin/v2xsim" "$BUILD/bin/v2xctl" &&
+	{ make --no-print-directory -s BUILD="$BUILD" -j2 "$BUILD/bin/v2xd" "$BUILD/bin/v2xsim" "$BUILD/bin/v2xctl" &&
 		{ [[ " $CONFIGS " != *" mutex "* ]] ||
 			make --no-print-directory -s BUILD="$MUTEX_BUILD" RING=mutex -j2 "$MUTEX_BUILD/bin/v2xd"; } &&
 		{ [[ " $CONFIGS " != *" notrace "* ]] ||
-			make --no-print-directory -s BUILD="$NOTRACE_BUILD" TRACE=0 -j2 "$NOTRACE_BUILD/bin/v2xd"; } ||
+			make --no-print-directory -s BUILD="$NOTRACE_BUILD" TRACE=0 -j2 "$NOTRACE_BUILD/bin/v2xd"; }; } >&2 ||
 		{ echo "$PROG: build failed" >&2; exit 1; }
 fi
 BIN=$ROOT/$BUILD/bin
@@ -356,6 +356,8 @@ for round in $(seq "$ROUNDS"); do
 			fi
 			printf '%s round %d %-4s %-8s ' "$PROG:" "$round" "$rate" "$cfg" >&2
 			run "$cfg" "$rate" "$round" >"$work/last"
+			# A run that could not even start (v2x-trace failed, ...) still counts, as a failure.
+			[ -s "$work/last" ] || echo "config=$cfg rate=$rate round=$round ok=0 why='the run did not start'" >"$work/last"
 			cat "$work/last" >>"$results"
 			awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(fps|cpu_pct|decoded_p99_us|logged_p99_us|ok|why)=/) printf "%s ", $i; print "" }' "$work/last" >&2
 		done
