@@ -153,6 +153,9 @@ int ring_init(struct ring *r, const char *name, size_t rec_size, size_t capacity
 
 void ring_set_wake_batch(struct ring *r, uint32_t n)
 {
+	/* At most the capacity, as in ring.c: a threshold the ring cannot reach would leave only the consumer's timeout. */
+	if (n > r->mask + 1)
+		n = (uint32_t)(r->mask + 1);
 	r->wake_batch = n == 0 ? 1 : n;
 }
 
