@@ -83,7 +83,8 @@ static const struct rt_config_choice level_names[] = {
 static const struct rt_config_key v2xd_keys[] = {
 	{.section = "pipeline", .key = "ring", .type = RT_CONFIG_UINT, RT_CONFIG_FIELD(struct v2xd_conf, ring_records),
 	 .umin = 64, .umax = 1u << 24, .flags = RT_CONFIG_POW2, .unit = "records", .opt = "ring",
-	 .help = "ring capacity, a power of two (65536: 14 s at bus rate)"},
+	 .help = "capacity of rings without one of their own (the receiver's ring to the log stage), a power of two "
+		 "(65536: 14 s at bus rate)"},
 	{.section = "pipeline", .key = "wait", .type = RT_CONFIG_ENUM, RT_CONFIG_FIELD(struct v2xd_conf, wait_mode),
 	 .choices = wait_names, .opt = "wait",
 	 .help = "how ring consumers wait: sleep (futex), hybrid (spin, then sleep), spin (a CPU each)"},

@@ -61,7 +61,7 @@ assert stages["can_rx"]["records"]["in"] == 101, stages["can_rx"]["records"]  # 
 assert stages["log"]["records"]["in"] == 101 and stages["log"]["rows_lost"]["value"] == 0, stages["log"]
 assert stages["log"]["disk"]["value"] == "ok"
 rings = stages["rings"]
-assert rings["can_rx->decode"]["capacity"] == 65536 and rings["can_rx->log"]["full_drops"] == 0, rings
+assert rings["can_rx->decode"]["capacity"] == 16384 and rings["can_rx->log"]["capacity"] == 65536 and rings["can_rx->log"]["full_drops"] == 0, rings
 stats = ask(s, f, {"cmd": "stats"})
 h = stats["result"]["histograms"]["decode"]["rx_to_decoded"]
 assert h["count"] >= 1 and h["min"] <= h["p50"] <= h["p90"] <= h["p99"] <= h["p999"] <= h["max"], h
