@@ -386,28 +386,26 @@ static int control__cmd_ping(void *ctx, const cJSON *args, cJSON *result, char *
 	return control__identity(ctx, result);
 }
 
-static int control__cmd_status(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
+/* The program's identity, then the registry's metrics of kinds under key. */
+static int control__registry_answer(struct rt_control *ctl, cJSON *result, const char *key, unsigned kinds)
 {
-	struct rt_control *ctl = ctx;
 	int rc = control__identity(ctl, result);
 	if (rc < 0)
 		return rc;
-	cJSON *stages = cJSON_AddObjectToObject(result, "stages");
-	if (!stages)
+	cJSON *obj = cJSON_AddObjectToObject(result, key);
+	if (!obj)
 		return -ENOMEM;
-	return rt_registry_json(ctl->reg, stages, RT_METRICS_STATUS);
+	return rt_registry_json(ctl->reg, obj, kinds);
+}
+
+static int control__cmd_status(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
+{
+	return control__registry_answer(ctx, result, "stages", RT_METRICS_STATUS);
 }
 
 static int control__cmd_stats(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
 {
-	struct rt_control *ctl = ctx;
-	int rc = control__identity(ctl, result);
-	if (rc < 0)
-		return rc;
-	cJSON *h = cJSON_AddObjectToObject(result, "histograms");
-	if (!h)
-		return -ENOMEM;
-	return rt_registry_json(ctl->reg, h, RT_METRICS_STATS);
+	return control__registry_answer(ctx, result, "histograms", RT_METRICS_STATS);
 }
 
 static int control__cmd_help(void *ctx, const cJSON *args, cJSON *result, char *err, size_t errsz)
