@@ -2,6 +2,7 @@
 #include "stages/decode/decode_stage.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <urcu.h>
 
@@ -207,6 +208,11 @@ static int decode_pipeline_init(void *self, const struct rt_stage_env *env)
 		return rc;
 	st->publish_ns = c->publish_ns;
 	st->full_wait_ns = env->full_wait_ns;
+	const char *slash = strrchr(c->dbc, '/');
+	snprintf(st->dbc_name, sizeof(st->dbc_name), "%.63s", c->dbc[0] ? (slash ? slash + 1 : c->dbc) : "twizy.dbc");
+	rc = rt_pipeline_provide(env->pipeline, "dbc_name", st->dbc_name);
+	if (rc < 0)
+		return rc;
 	return rt_pipeline_provide(env->pipeline, "vstate", &st->pub);
 }
 

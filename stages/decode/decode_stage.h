@@ -48,6 +48,7 @@ struct decode_stage {
 	struct rt_counters ctr;      /* in = records, out = forwarded, dropped by enum decode_drop */
 	struct rt_hist rx_to_decoded_ns; /* CLOCK_MONOTONIC read -> signals applied, per CAN frame batch */
 	struct decoder *owned_dec;   /* the decoder the pipeline entry loaded (destroyed by its fini) */
+	char dbc_name[64];           /* the DBC's file name ("twizy.dbc" when built in), provided as "dbc_name" */
 };
 
 /* [decode] configuration. */
@@ -65,7 +66,8 @@ struct decode_conf {
  */
 int decode_load_decoder(const char *path, bool allow_empty, struct decoder **out);
 
-/* The pipeline entry (rt/pipeline.h): loads the DBC, provides the published state as "vstate" (struct rcu_pub *),
+/* The pipeline entry (rt/pipeline.h): loads the DBC, provides the published state as "vstate" (struct rcu_pub *) and
+ * the DBC's file name as "dbc_name" (const char *),
  * forwards nothing (the log stage reads can_rx directly). */
 struct rt_stage_desc;
 extern const struct rt_stage_desc decode_stage;

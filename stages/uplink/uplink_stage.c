@@ -235,6 +235,10 @@ static int uplink_pipeline_init(void *self, const struct rt_stage_env *env)
 		rt_err("%s", err);
 		return rc;
 	}
+	/* The signal database the decode stage loaded (a client attribute), when there is one. */
+	const char *dbc = rt_pipeline_lookup(env->pipeline, "dbc_name");
+	if (dbc)
+		copy_str(c.dbc_name, sizeof(c.dbc_name), dbc);
 	if (!c.host[0]) {
 		rt_info("uplink: no broker host configured: telemetry disabled");
 		return 0;
