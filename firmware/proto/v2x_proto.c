@@ -7,6 +7,7 @@
  * with a full block gets no trailing 0x01 block (the common "Wikipedia" form); the decoder accepts both.
  */
 #include "v2x_proto.h"
+#include "v2x_le.h"
 
 #include <errno.h>
 #include <string.h>
@@ -87,30 +88,6 @@ int v2x_cobs_decode(const uint8_t *src, size_t n, uint8_t *dst, size_t size)
 	return (int)out;
 }
 
-static uint32_t v2x__get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t v2x__get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void v2x__put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void v2x__put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
 /* Whether an id with flag bits is a legal CAN identifier for v2 frames. */
 static int v2x__can_id_ok(uint32_t id)
 {
@@ -138,8 +115,8 @@ static int v2x__batch_walk(const uint8_t *p, size_t len, struct v2x_can_entry *e
 	for (i = 0; i < count; i++) {
 		if (len - at < V2X_CAN_ENTRY_MIN)
 			return -EPROTO;
-		uint16_t off = v2x__get16(p + at);
-		uint32_t id = v2x__get32(p + at + 2);
+		uint16_t off = v2x_le_get16(p + at);
+		uint32_t id = v2x_le_get32(p + at + 2);
 		uint8_t dlc = p[at + 6];
 		if (off < prev || !v2x__can_id_ok(id) || dlc > 8)
 			return -EPROTO;
@@ -169,7 +146,7 @@ int v2x_payload_check(uint8_t type, const uint8_t *payload, size_t len)
 	case V2X_T_CAN: {
 		if (len < V2X_CAN_MIN_LEN)
 			return -EPROTO;
-		uint32_t id = v2x__get32(payload);
+		uint32_t id = v2x_le_get32(payload);
 		uint8_t dlc = payload[4];
 		if (!v2x__can_id_ok(id) || dlc > 8)
 			return -EPROTO;
@@ -212,12 +189,12 @@ int v2x_frame_encode(uint8_t type, uint32_t seq, uint32_t dev_time_us, const voi
 	if (rc < 0)
 		return rc;
 	raw[0] = type;
-	v2x__put32(raw + 1, seq);
-	v2x__put32(raw + 5, dev_time_us);
+	v2x_le_put32(raw + 1, seq);
+	v2x_le_put32(raw + 5, dev_time_us);
 	if (len)
 		memcpy(raw + V2X_HDR_LEN, payload, len);
 	uint16_t crc = v2x_crc16(0xFFFF, raw, V2X_HDR_LEN + len);
-	v2x__put16(raw + V2X_HDR_LEN + len, crc);
+	v2x_le_put16(raw + V2X_HDR_LEN + len, crc);
 	if (size < 1)
 		return -ENOBUFS;
 	rc = v2x_cobs_encode(raw, V2X_HDR_LEN + len + V2X_CRC_LEN, out, size - 1);
@@ -263,14 +240,14 @@ int v2x_frame_decode(const uint8_t *cobs, size_t n, struct v2x_frame *out)
 		return len;
 	size_t plen = (size_t)len - V2X_FRAME_MIN;
 	uint16_t crc = v2x_crc16(0xFFFF, raw, (size_t)len - V2X_CRC_LEN);
-	if (crc != v2x__get16(raw + len - V2X_CRC_LEN))
+	if (crc != v2x_le_get16(raw + len - V2X_CRC_LEN))
 		return -EBADMSG;
 	int rc = v2x_payload_check(raw[0], raw + V2X_HDR_LEN, plen);
 	if (rc < 0)
 		return rc;
 	out->type = raw[0];
-	out->seq = v2x__get32(raw + 1);
-	out->dev_time_us = v2x__get32(raw + 5);
+	out->seq = v2x_le_get32(raw + 1);
+	out->dev_time_us = v2x_le_get32(raw + 5);
 	out->len = (uint16_t)plen;
 	memcpy(out->payload, raw + V2X_HDR_LEN, plen);
 	return 0;
@@ -307,7 +284,7 @@ int v2x_can_pack(const struct v2x_can *c, uint8_t *out, size_t size)
 	size_t n = V2X_CAN_MIN_LEN + ((c->id & V2X_CAN_RTR_FLAG) ? 0u : c->dlc);
 	if (size < n)
 		return -ENOBUFS;
-	v2x__put32(out, c->id);
+	v2x_le_put32(out, c->id);
 	out[4] = c->dlc;
 	memcpy(out + V2X_CAN_MIN_LEN, c->data, n - V2X_CAN_MIN_LEN);
 	return (int)n;
@@ -317,7 +294,7 @@ int v2x_can_unpack(const uint8_t *payload, size_t len, struct v2x_can *c)
 {
 	if (v2x_payload_check(V2X_T_CAN, payload, len) < 0)
 		return -EPROTO;
-	c->id = v2x__get32(payload);
+	c->id = v2x_le_get32(payload);
 	c->dlc = payload[4];
 	memset(c->data, 0, sizeof(c->data));
 	memcpy(c->data, payload + V2X_CAN_MIN_LEN, len - V2X_CAN_MIN_LEN);
@@ -331,11 +308,11 @@ int v2x_status_pack(const struct v2x_status *s, uint8_t *out, size_t size)
 	out[0] = s->can_ok ? 1 : 0;
 	out[1] = s->gps_ok ? 1 : 0;
 	out[2] = s->sats;
-	v2x__put16(out + 3, s->hdop_centi);
-	v2x__put32(out + 5, s->can_overruns);
-	v2x__put32(out + 9, s->tx_dropped);
-	v2x__put32(out + 13, s->can_bus_errors);
-	v2x__put32(out + 17, s->uptime_ms);
+	v2x_le_put16(out + 3, s->hdop_centi);
+	v2x_le_put32(out + 5, s->can_overruns);
+	v2x_le_put32(out + 9, s->tx_dropped);
+	v2x_le_put32(out + 13, s->can_bus_errors);
+	v2x_le_put32(out + 17, s->uptime_ms);
 	return V2X_STATUS_LEN;
 }
 
@@ -346,11 +323,11 @@ int v2x_status_unpack(const uint8_t *payload, size_t len, struct v2x_status *s)
 	s->can_ok = payload[0];
 	s->gps_ok = payload[1];
 	s->sats = payload[2];
-	s->hdop_centi = v2x__get16(payload + 3);
-	s->can_overruns = v2x__get32(payload + 5);
-	s->tx_dropped = v2x__get32(payload + 9);
-	s->can_bus_errors = v2x__get32(payload + 13);
-	s->uptime_ms = v2x__get32(payload + 17);
+	s->hdop_centi = v2x_le_get16(payload + 3);
+	s->can_overruns = v2x_le_get32(payload + 5);
+	s->tx_dropped = v2x_le_get32(payload + 9);
+	s->can_bus_errors = v2x_le_get32(payload + 13);
+	s->uptime_ms = v2x_le_get32(payload + 17);
 	return 0;
 }
 
@@ -360,15 +337,15 @@ int v2x_station_pack(const struct v2x_station *s, uint8_t *out, size_t size)
 		return -ENOBUFS;
 	out[0] = s->slot;
 	out[1] = s->status ? 1 : 0;
-	v2x__put16(out + 2, s->voltage_dv);
-	v2x__put32(out + 4, s->current_ma);
-	v2x__put32(out + 8, s->power_dw);
-	v2x__put32(out + 12, s->energy_wh);
-	v2x__put16(out + 16, s->freq_dhz);
+	v2x_le_put16(out + 2, s->voltage_dv);
+	v2x_le_put32(out + 4, s->current_ma);
+	v2x_le_put32(out + 8, s->power_dw);
+	v2x_le_put32(out + 12, s->energy_wh);
+	v2x_le_put16(out + 16, s->freq_dhz);
 	out[18] = s->pf_centi > 100 ? 100 : s->pf_centi;
 	out[19] = s->alarm ? 1 : 0;
-	v2x__put32(out + 20, (uint32_t)s->lat_e7);
-	v2x__put32(out + 24, (uint32_t)s->lon_e7);
+	v2x_le_put32(out + 20, (uint32_t)s->lat_e7);
+	v2x_le_put32(out + 24, (uint32_t)s->lon_e7);
 	return V2X_STATION_LEN;
 }
 
@@ -378,15 +355,15 @@ int v2x_station_unpack(const uint8_t *payload, size_t len, struct v2x_station *s
 		return -EPROTO;
 	s->slot = payload[0];
 	s->status = payload[1];
-	s->voltage_dv = v2x__get16(payload + 2);
-	s->current_ma = v2x__get32(payload + 4);
-	s->power_dw = v2x__get32(payload + 8);
-	s->energy_wh = v2x__get32(payload + 12);
-	s->freq_dhz = v2x__get16(payload + 16);
+	s->voltage_dv = v2x_le_get16(payload + 2);
+	s->current_ma = v2x_le_get32(payload + 4);
+	s->power_dw = v2x_le_get32(payload + 8);
+	s->energy_wh = v2x_le_get32(payload + 12);
+	s->freq_dhz = v2x_le_get16(payload + 16);
 	s->pf_centi = payload[18];
 	s->alarm = payload[19];
-	s->lat_e7 = (int32_t)v2x__get32(payload + 20);
-	s->lon_e7 = (int32_t)v2x__get32(payload + 24);
+	s->lat_e7 = (int32_t)v2x_le_get32(payload + 20);
+	s->lon_e7 = (int32_t)v2x_le_get32(payload + 24);
 	return 0;
 }
 
@@ -414,12 +391,12 @@ int v2x_can_batch_pack(uint32_t first_can, const struct v2x_can_entry *e, size_t
 	if (size < total)
 		return -ENOBUFS;
 	out[0] = (uint8_t)n;
-	v2x__put32(out + 1, first_can);
+	v2x_le_put32(out + 1, first_can);
 	size_t at = V2X_CAN_BATCH_HDR;
 	for (i = 0; i < n; i++) {
 		size_t nd = v2x_can_entry_len(&e[i].can) - V2X_CAN_ENTRY_MIN;
-		v2x__put16(out + at, e[i].offset_us);
-		v2x__put32(out + at + 2, e[i].can.id);
+		v2x_le_put16(out + at, e[i].offset_us);
+		v2x_le_put32(out + at + 2, e[i].can.id);
 		out[at + 6] = e[i].can.dlc;
 		memcpy(out + at + V2X_CAN_ENTRY_MIN, e[i].can.data, nd);
 		at += V2X_CAN_ENTRY_MIN + nd;
@@ -435,6 +412,6 @@ int v2x_can_batch_unpack(const uint8_t *payload, size_t len, uint32_t *first_can
 	int n = v2x__batch_walk(payload, len, e, max);
 	if (n < 0)
 		return n;
-	*first_can = v2x__get32(payload + 1);
+	*first_can = v2x_le_get32(payload + 1);
 	return n;
 }

@@ -8,6 +8,7 @@
  * counts it.
  */
 #include "stages/hub_io/hub_frame.h"
+#include "v2x_le.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,100 +44,59 @@ const char *hub_event_kind_name(enum hub_event_kind k)
 
 /* ---- little-endian fields at explicit offsets ---- */
 
-static uint16_t hub__u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
-static uint32_t hub__u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static float hub__f32(const uint8_t *p)
-{
-	uint32_t u = hub__u32(p);
-	float f;
-
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
-
-static void hub__put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void hub__put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void hub__put_f32(uint8_t *p, float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, sizeof(u));
-	hub__put_u32(p, u);
-}
-
 void hub_item_unpack(const uint8_t in[HUB_ITEM_LEN], struct hub_item *it)
 {
 	memset(it, 0, sizeof(*it));
-	it->soc = hub__u16(in + 0);
-	it->battery_voltage = hub__f32(in + 4);
-	it->battery_current = hub__f32(in + 8);
-	it->available_energy = hub__f32(in + 12);
+	it->soc = v2x_le_get16(in + 0);
+	it->battery_voltage = v2x_le_getf32(in + 4);
+	it->battery_current = v2x_le_getf32(in + 8);
+	it->available_energy = v2x_le_getf32(in + 12);
 	it->charging_status = in[16];
-	it->speed_kmh = hub__f32(in + 20);
-	it->acceleration = hub__f32(in + 24);
+	it->speed_kmh = v2x_le_getf32(in + 20);
+	it->acceleration = v2x_le_getf32(in + 24);
 	memcpy(it->gear, in + 28, 4);
 	it->brake_status = in[32];
-	it->gps_latitude = hub__f32(in + 36);
-	it->gps_longitude = hub__f32(in + 40);
-	it->gps_altitude = hub__f32(in + 44);
+	it->gps_latitude = v2x_le_getf32(in + 36);
+	it->gps_longitude = v2x_le_getf32(in + 40);
+	it->gps_altitude = v2x_le_getf32(in + 44);
 	it->gps_valid = in[48];
 	it->is_charging_detected = in[49];
-	it->desired_soc = hub__f32(in + 52);
+	it->desired_soc = v2x_le_getf32(in + 52);
 	it->ready_to_charge = in[56];
 	memcpy(it->mac, in + 57, 6);
-	it->timestamp = hub__u32(in + 64);
-	it->evcs_session_cost = hub__f32(in + 68);
-	it->evcs_cost_per_kwh = hub__f32(in + 72);
-	it->evcs_max_power = hub__f32(in + 76);
-	it->evcs_session_id = hub__u32(in + 80);
+	it->timestamp = v2x_le_get32(in + 64);
+	it->evcs_session_cost = v2x_le_getf32(in + 68);
+	it->evcs_cost_per_kwh = v2x_le_getf32(in + 72);
+	it->evcs_max_power = v2x_le_getf32(in + 76);
+	it->evcs_session_id = v2x_le_get32(in + 80);
 	it->evcs_charging_available = in[84];
 }
 
 void hub_item_pack(const struct hub_item *it, uint8_t out[HUB_ITEM_LEN])
 {
 	memset(out, 0, HUB_ITEM_LEN);
-	hub__put_u16(out + 0, it->soc);
-	hub__put_f32(out + 4, it->battery_voltage);
-	hub__put_f32(out + 8, it->battery_current);
-	hub__put_f32(out + 12, it->available_energy);
+	v2x_le_put16(out + 0, it->soc);
+	v2x_le_putf32(out + 4, it->battery_voltage);
+	v2x_le_putf32(out + 8, it->battery_current);
+	v2x_le_putf32(out + 12, it->available_energy);
 	out[16] = it->charging_status;
-	hub__put_f32(out + 20, it->speed_kmh);
-	hub__put_f32(out + 24, it->acceleration);
+	v2x_le_putf32(out + 20, it->speed_kmh);
+	v2x_le_putf32(out + 24, it->acceleration);
 	memcpy(out + 28, it->gear, 4);
 	out[32] = it->brake_status;
-	hub__put_f32(out + 36, it->gps_latitude);
-	hub__put_f32(out + 40, it->gps_longitude);
-	hub__put_f32(out + 44, it->gps_altitude);
+	v2x_le_putf32(out + 36, it->gps_latitude);
+	v2x_le_putf32(out + 40, it->gps_longitude);
+	v2x_le_putf32(out + 44, it->gps_altitude);
 	out[48] = it->gps_valid;
 	out[49] = it->is_charging_detected;
-	hub__put_f32(out + 52, it->desired_soc);
+	v2x_le_putf32(out + 52, it->desired_soc);
 	out[56] = it->ready_to_charge;
 	memcpy(out + 57, it->mac, 6);
-	hub__put_u32(out + 64, it->timestamp);
-	hub__put_f32(out + 68, it->evcs_session_cost);
-	hub__put_f32(out + 72, it->evcs_cost_per_kwh);
-	hub__put_f32(out + 76, it->evcs_max_power);
-	hub__put_u32(out + 80, it->evcs_session_id);
+	v2x_le_put32(out + 64, it->timestamp);
+	v2x_le_putf32(out + 68, it->evcs_session_cost);
+	v2x_le_putf32(out + 72, it->evcs_cost_per_kwh);
+	v2x_le_putf32(out + 76, it->evcs_max_power);
+	v2x_le_put32(out + 80, it->evcs_session_id);
 	out[84] = it->evcs_charging_available;
 }
 
@@ -343,7 +303,7 @@ static int hub__v2_unit(struct hub_parser *p, const uint8_t *s, size_t n, struct
 		break;
 	case V2X_T_ACK:
 		ev->kind = HUB_EV_ACK;
-		ev->ack_seq = hub__u32(fr->payload);
+		ev->ack_seq = v2x_le_get32(fr->payload);
 		ev->ack_type = fr->payload[4];
 		ev->ack_result = fr->payload[5];
 		break;

@@ -3,49 +3,16 @@
  * struct padding nor the host's byte order matters.
  */
 #include "firmware/apps/common/fw_legacy.h"
+#include "v2x_le.h"
 
 #include <math.h>
 #include <string.h>
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void putf(uint8_t *p, float f)
-{
-	uint32_t v;
-
-	memcpy(&v, &f, 4);
-	put32(p, v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* A float field; a NaN or infinity becomes 0 and is counted in *bad. */
 static float getf(const uint8_t *p, int *bad)
 {
-	uint32_t v = get32(p);
-	float f;
+	float f = v2x_le_getf32(p);
 
-	memcpy(&f, &v, 4);
 	if (!isfinite(f)) {
 		(*bad)++;
 		return 0.0f;
@@ -56,29 +23,29 @@ static float getf(const uint8_t *p, int *bad)
 void fw_item_pack(const struct fw_item *it, uint8_t o[FW_ITEM_LEN])
 {
 	memset(o, 0, FW_ITEM_LEN);
-	put16(o + 0, it->soc);
-	putf(o + 4, it->battery_voltage);
-	putf(o + 8, it->battery_current);
-	putf(o + 12, it->available_energy);
+	v2x_le_put16(o + 0, it->soc);
+	v2x_le_putf32(o + 4, it->battery_voltage);
+	v2x_le_putf32(o + 8, it->battery_current);
+	v2x_le_putf32(o + 12, it->available_energy);
 	o[16] = it->charging_status;
-	putf(o + 20, it->speed_kmh);
-	putf(o + 24, it->acceleration);
+	v2x_le_putf32(o + 20, it->speed_kmh);
+	v2x_le_putf32(o + 24, it->acceleration);
 	memcpy(o + 28, it->gear, 3);
 	o[31] = 0;
 	o[32] = it->brake_status;
-	putf(o + 36, it->gps_latitude);
-	putf(o + 40, it->gps_longitude);
-	putf(o + 44, it->gps_altitude);
+	v2x_le_putf32(o + 36, it->gps_latitude);
+	v2x_le_putf32(o + 40, it->gps_longitude);
+	v2x_le_putf32(o + 44, it->gps_altitude);
 	o[48] = it->gps_valid;
 	o[49] = it->is_charging_detected ? 1 : 0;
-	putf(o + 52, it->desired_soc);
+	v2x_le_putf32(o + 52, it->desired_soc);
 	o[56] = it->ready_to_charge ? 1 : 0;
 	memcpy(o + 57, it->mac, 6);
-	put32(o + 64, it->timestamp);
-	putf(o + 68, it->evcs_session_cost);
-	putf(o + 72, it->evcs_cost_per_kwh);
-	putf(o + 76, it->evcs_max_power);
-	put32(o + 80, it->evcs_session_id);
+	v2x_le_put32(o + 64, it->timestamp);
+	v2x_le_putf32(o + 68, it->evcs_session_cost);
+	v2x_le_putf32(o + 72, it->evcs_cost_per_kwh);
+	v2x_le_putf32(o + 76, it->evcs_max_power);
+	v2x_le_put32(o + 80, it->evcs_session_id);
 	o[84] = it->evcs_charging_available ? 1 : 0;
 }
 
@@ -87,7 +54,7 @@ int fw_item_unpack(const uint8_t in[FW_ITEM_LEN], struct fw_item *it)
 	int bad = 0;
 
 	memset(it, 0, sizeof(*it));
-	it->soc = get16(in + 0);
+	it->soc = v2x_le_get16(in + 0);
 	it->battery_voltage = getf(in + 4, &bad);
 	it->battery_current = getf(in + 8, &bad);
 	it->available_energy = getf(in + 12, &bad);
@@ -105,11 +72,11 @@ int fw_item_unpack(const uint8_t in[FW_ITEM_LEN], struct fw_item *it)
 	it->desired_soc = getf(in + 52, &bad);
 	it->ready_to_charge = in[56] != 0;
 	memcpy(it->mac, in + 57, 6);
-	it->timestamp = get32(in + 64);
+	it->timestamp = v2x_le_get32(in + 64);
 	it->evcs_session_cost = getf(in + 68, &bad);
 	it->evcs_cost_per_kwh = getf(in + 72, &bad);
 	it->evcs_max_power = getf(in + 76, &bad);
-	it->evcs_session_id = get32(in + 80);
+	it->evcs_session_id = v2x_le_get32(in + 80);
 	it->evcs_charging_available = in[84] != 0;
 	return bad;
 }
@@ -118,19 +85,19 @@ void fw_v2g_vehicle_pack(const struct fw_v2g_vehicle *m, uint8_t o[FW_V2G_VEHICL
 {
 	memset(o, 0, FW_V2G_VEHICLE_LEN);
 	memcpy(o, m->mac, 6);
-	putf(o + 8, m->latitude);
-	putf(o + 12, m->longitude);
-	putf(o + 16, m->altitude);
+	v2x_le_putf32(o + 8, m->latitude);
+	v2x_le_putf32(o + 12, m->longitude);
+	v2x_le_putf32(o + 16, m->altitude);
 	o[20] = m->gps_valid;
-	put16(o + 22, m->soc);
-	putf(o + 24, m->battery_voltage);
-	putf(o + 28, m->battery_current);
-	putf(o + 32, m->battery_capacity);
-	putf(o + 36, m->desired_soc);
+	v2x_le_put16(o + 22, m->soc);
+	v2x_le_putf32(o + 24, m->battery_voltage);
+	v2x_le_putf32(o + 28, m->battery_current);
+	v2x_le_putf32(o + 32, m->battery_capacity);
+	v2x_le_putf32(o + 36, m->desired_soc);
 	o[40] = m->ready_to_charge ? 1 : 0;
 	o[41] = m->stop_charging ? 1 : 0;
-	put32(o + 44, m->session_id);
-	put32(o + 48, m->timestamp);
+	v2x_le_put32(o + 44, m->session_id);
+	v2x_le_put32(o + 48, m->timestamp);
 }
 
 int fw_v2g_vehicle_unpack(const uint8_t in[FW_V2G_VEHICLE_LEN], struct fw_v2g_vehicle *m)
@@ -143,15 +110,15 @@ int fw_v2g_vehicle_unpack(const uint8_t in[FW_V2G_VEHICLE_LEN], struct fw_v2g_ve
 	m->longitude = getf(in + 12, &bad);
 	m->altitude = getf(in + 16, &bad);
 	m->gps_valid = in[20];
-	m->soc = get16(in + 22);
+	m->soc = v2x_le_get16(in + 22);
 	m->battery_voltage = getf(in + 24, &bad);
 	m->battery_current = getf(in + 28, &bad);
 	m->battery_capacity = getf(in + 32, &bad);
 	m->desired_soc = getf(in + 36, &bad);
 	m->ready_to_charge = in[40] != 0;
 	m->stop_charging = in[41] != 0;
-	m->session_id = get32(in + 44);
-	m->timestamp = get32(in + 48);
+	m->session_id = v2x_le_get32(in + 44);
+	m->timestamp = v2x_le_get32(in + 48);
 	return bad;
 }
 
@@ -159,18 +126,18 @@ void fw_v2g_station_pack(const struct fw_v2g_station *m, uint8_t o[FW_V2G_STATIO
 {
 	memset(o, 0, FW_V2G_STATION_LEN);
 	memcpy(o, m->mac, 6);
-	putf(o + 8, m->latitude);
-	putf(o + 12, m->longitude);
-	putf(o + 16, m->altitude);
-	putf(o + 20, m->ac_voltage);
-	putf(o + 24, m->max_current);
-	putf(o + 28, m->max_power);
-	putf(o + 32, m->cost_per_kwh);
-	putf(o + 36, m->energy_delivered);
-	putf(o + 40, m->session_cost);
+	v2x_le_putf32(o + 8, m->latitude);
+	v2x_le_putf32(o + 12, m->longitude);
+	v2x_le_putf32(o + 16, m->altitude);
+	v2x_le_putf32(o + 20, m->ac_voltage);
+	v2x_le_putf32(o + 24, m->max_current);
+	v2x_le_putf32(o + 28, m->max_power);
+	v2x_le_putf32(o + 32, m->cost_per_kwh);
+	v2x_le_putf32(o + 36, m->energy_delivered);
+	v2x_le_putf32(o + 40, m->session_cost);
 	o[44] = m->charging_available ? 1 : 0;
-	put32(o + 48, m->session_id);
-	put32(o + 52, m->timestamp);
+	v2x_le_put32(o + 48, m->session_id);
+	v2x_le_put32(o + 52, m->timestamp);
 }
 
 int fw_v2g_station_unpack(const uint8_t in[FW_V2G_STATION_LEN], struct fw_v2g_station *m)
@@ -189,8 +156,8 @@ int fw_v2g_station_unpack(const uint8_t in[FW_V2G_STATION_LEN], struct fw_v2g_st
 	m->energy_delivered = getf(in + 36, &bad);
 	m->session_cost = getf(in + 40, &bad);
 	m->charging_available = in[44] != 0;
-	m->session_id = get32(in + 48);
-	m->timestamp = get32(in + 52);
+	m->session_id = v2x_le_get32(in + 48);
+	m->timestamp = v2x_le_get32(in + 52);
 	return bad;
 }
 
