@@ -507,6 +507,11 @@ void *v2g_stage_thread(void *arg)
 			if (have_own) { /* nothing is sent before the vehicle state exists */
 				struct hub_tx_rec t;
 
+				/* ready_to_charge from the state after this sample was applied: a stop decided in that
+				 * step went out first, and an Item still asking to charge after it would reopen the
+				 * station's session. */
+				own.ready_to_charge = s->m.state == V2G_ST_NEGOTIATING || s->m.state == V2G_ST_CHARGING ||
+						      s->m.state == V2G_ST_TOPOFF;
 				memset(&t, 0, sizeof(t));
 				t.kind = HUB_TX_ITEM;
 				t.item = own;
