@@ -64,6 +64,19 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, can_frame_parsed,
 		lttng_ust_field_integer(uint64_t, seq, seq)
 		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
 
+/*
+ * Records seq first_seq .. first_seq + count - 1 of this link, all received by the read that returned at
+ * rx_mono_ns, were pushed to the rings (one event per batch: the default session records this, not the per-frame
+ * can_frame_parsed, which v2x-trace enables only with --per-frame).
+ */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, can_batch_parsed,
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint64_t, first_seq, uint32_t, count, uint64_t, rx_mono_ns),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_integer(uint64_t, first_seq, first_seq)
+		lttng_ust_field_integer(uint32_t, count, count)
+		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
+
 LTTNG_UST_TRACEPOINT_EVENT(v2x, can_frame_rejected,
 	LTTNG_UST_TP_ARGS(uint32_t, link, const char *, reason),
 	LTTNG_UST_TP_FIELDS(
@@ -89,6 +102,22 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, can_signals_decoded,
 		lttng_ust_field_integer(uint32_t, nvalid, nvalid)
 		lttng_ust_field_integer(uint32_t, ninvalid, ninvalid)))
 
+/*
+ * Decode applied the records of this link with seq first_seq .. last_seq (count of them; a batch popped from its
+ * input ring) to its live state; nvalid / ninvalid signal values in all.  The per-frame can_signals_decoded is
+ * enabled only by v2x-trace --per-frame.
+ */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, can_batch_decoded,
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint64_t, first_seq, uint64_t, last_seq, uint32_t, count, uint32_t, nvalid,
+			  uint32_t, ninvalid),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_integer(uint64_t, first_seq, first_seq)
+		lttng_ust_field_integer(uint64_t, last_seq, last_seq)
+		lttng_ust_field_integer(uint32_t, count, count)
+		lttng_ust_field_integer(uint32_t, nvalid, nvalid)
+		lttng_ust_field_integer(uint32_t, ninvalid, ninvalid)))
+
 LTTNG_UST_TRACEPOINT_EVENT(v2x, gps_fix,
 	LTTNG_UST_TP_ARGS(uint64_t, seq, int, valid, int, sats),
 	LTTNG_UST_TP_FIELDS(
@@ -111,6 +140,18 @@ LTTNG_UST_TRACEPOINT_EVENT(v2x, log_row,
 		lttng_ust_field_integer(uint32_t, link, link)
 		lttng_ust_field_integer(uint64_t, seq, seq)
 		lttng_ust_field_integer(uint64_t, rx_mono_ns, rx_mono_ns)))
+
+/*
+ * The CSV rows (and candump lines) of this link's records seq first_seq .. last_seq (count of them, one batch) are
+ * in the writer's buffer.  The per-frame log_row is enabled only by v2x-trace --per-frame.
+ */
+LTTNG_UST_TRACEPOINT_EVENT(v2x, log_batch,
+	LTTNG_UST_TP_ARGS(uint32_t, link, uint64_t, first_seq, uint64_t, last_seq, uint32_t, count),
+	LTTNG_UST_TP_FIELDS(
+		lttng_ust_field_integer(uint32_t, link, link)
+		lttng_ust_field_integer(uint64_t, first_seq, first_seq)
+		lttng_ust_field_integer(uint64_t, last_seq, last_seq)
+		lttng_ust_field_integer(uint32_t, count, count)))
 
 /* A buffered file was written out (write() returned). */
 LTTNG_UST_TRACEPOINT_EVENT(v2x, log_flush,
