@@ -271,8 +271,11 @@ profile:
 valgrind: $(BUILD)/bin/v2xd $(BUILD)/tests/tools/pty_feed
 	$(Q)perf/valgrind.sh memcheck $(BUILD)
 
+# The same replay with TRACE=0 in NOTRACE_BUILD gives the cost of tracepoints compiled in without a session.
+NOTRACE_BUILD ?= $(BUILD)/notrace
 callgrind: $(BUILD)/bin/v2xd
-	$(Q)perf/valgrind.sh callgrind $(BUILD)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(NOTRACE_BUILD) TRACE=0 $(NOTRACE_BUILD)/bin/v2xd
+	$(Q)NOTRACE_BUILD=$(NOTRACE_BUILD) perf/valgrind.sh callgrind $(BUILD)
 
 helgrind:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(HELGRIND_BUILD) TRACE=0 OPT='-O1 -g' \

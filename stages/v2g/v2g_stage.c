@@ -483,7 +483,11 @@ static void v2g__publish(struct v2g_stage *s, uint64_t now)
 static bool v2g__in_ready(void *arg)
 {
 	struct v2g_stage *s = arg;
-	return ring_ready(s->in) || (s->cmd_in && ring_count(s->cmd_in) > 0);
+	/* Records to take, or the end (every input drained).  Not "hub_io's ring is closed": between hub_io's close and
+	 * the uplink's (which comes later in the stop) that would wake this loop at once, over and over. */
+	if (ring_count(s->in) > 0 || (s->cmd_in && ring_count(s->cmd_in) > 0))
+		return true;
+	return ring_is_drained(s->in) && (!s->cmd_in || ring_is_drained(s->cmd_in));
 }
 
 void *v2g_stage_thread(void *arg)

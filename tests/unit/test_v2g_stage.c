@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include "rt/thread.h"
 #include "stages/hub_io/hub_io.h"
 #include "stages/log/log_stage.h"
+#include "stages/uplink/rpc.h"
 #include "stages/v2g/v2g_stage.h"
 #include "tests/support/testutil.h"
 #include "vehicle/vstate.h"
@@ -590,11 +592,65 @@ static void test_v2_link_ack(void **state)
 	free(w);
 }
 
+/*
+ * At the stop hub_io closes its ring before the uplink closes the command ring (the uplink stops later).  In between,
+ * the stage must sleep until the command ring ends, not loop: its waiter has to go to sleep again after hub_io's
+ * close (a spinning loop never does), and the thread must end once the command ring is closed too.
+ */
+static void test_no_spin_between_closes(void **state)
+{
+	(void)state;
+	struct rt_waiter w;
+	struct ring from_hub, cmds;
+	struct rcu_pub pub;
+	struct v2g_stage_conf vc;
+	struct rt_thread_conf tc;
+	struct rt_thread t;
+	char dir[256];
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "v2g-nospin"), 0);
+	rcu_register_thread();
+	assert_int_equal(rcu_pub_init(&pub, sizeof(struct vstate), 4), 0);
+	assert_int_equal(rt_waiter_init(&w, RT_WAIT_SLEEP, 0), 0);
+	assert_int_equal(ring_init(&from_hub, "hub>v2g", sizeof(struct hub_rx_rec), 16, &w), 0);
+	assert_int_equal(ring_init(&cmds, "uplink>v2g", sizeof(struct rpc_cmd), 16, &w), 0);
+	struct v2g_stage *s = test_zalloc_aligned(sizeof(*s));
+	v2g_stage_conf_init(&vc);
+	snprintf(vc.state_dir, sizeof(vc.state_dir), "%s/state", dir);
+	vc.tick_ns = 3600 * RT_NS_PER_SEC; /* no tick wakes it during the test: only the rings do */
+	assert_int_equal(v2g_stage_init(s, &vc, &from_hub, NULL, NULL, &w, &pub), 0);
+	s->cmd_in = &cmds;
+	rt_thread_conf_init(&tc, "t-v2g");
+	assert_int_equal(rt_thread_start(&t, &tc, v2g_stage_thread, s), 0);
+
+	/* asleep once before the close, so the loop has run at least once */
+	for (int i = 0; i < 1000 && atomic_load(&w.sleeps) == 0; i++)
+		test_sleep_ms(10);
+	assert_true(atomic_load(&w.sleeps) > 0);
+	uint64_t before = atomic_load(&w.sleeps);
+	ring_close(&from_hub);
+	for (int i = 0; i < 1000 && atomic_load(&w.sleeps) == before; i++)
+		test_sleep_ms(10);
+	assert_true(atomic_load(&w.sleeps) > before); /* asleep again, with hub_io's ring closed and drained */
+	ring_close(&cmds);
+	rt_thread_join(&t); /* ends once both are drained */
+
+	v2g_stage_fini(s);
+	free(s);
+	ring_fini(&from_hub);
+	ring_fini(&cmds);
+	rt_waiter_fini(&w);
+	rcu_pub_fini(&pub);
+	rcu_unregister_thread();
+	test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_legacy_link_session),
 		cmocka_unit_test(test_v2_link_ack),
+		cmocka_unit_test(test_no_spin_between_closes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
