@@ -265,7 +265,7 @@ PROFILE_BUILD  ?= build/profile
 HELGRIND_BUILD ?= build/helgrind
 profile:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(PROFILE_BUILD) OPT='-O2 -g -fno-omit-frame-pointer' \
-	  $(PROFILE_BUILD)/bin/v2xd $(PROFILE_BUILD)/tests/tools/pty_feed
+	  $(PROFILE_BUILD)/bin/v2xd $(PROFILE_BUILD)/bin/v2xsim
 	$(Q)perf/profile.sh $(PROFILE_BUILD)
 
 valgrind: $(BUILD)/bin/v2xd $(BUILD)/tests/tools/pty_feed
