@@ -25,6 +25,8 @@
 
 static const char *drop_names[RX_REJ__COUNT + 1];
 
+static void can_rx__framer_init(struct can_rx *s);
+
 const char *can_rx_drop_name(unsigned i)
 {
 	if (i < RX_REJ__COUNT)
@@ -63,12 +65,13 @@ int can_rx_init(struct can_rx *s, const struct can_rx_conf *conf, struct ring *c
 	for (unsigned i = 0; i <= RX_REJ__COUNT; i++)
 		drop_names[i] = can_rx_drop_name(i);
 	rt_counters_init(&s->ctr, "can_rx", drop_names, RX_REJ__COUNT + 1);
-	framer_init(&s->framer, conf->mode);
+	can_rx__framer_init(s);
 	s->rbuf = malloc(CAN_RX_READ_SIZE);
 	if (!s->rbuf)
 		return -ENOMEM;
 	memset(s->rbuf, 0, CAN_RX_READ_SIZE);
 	memset(s->batch, 0, sizeof(s->batch));
+	s->next = s->batch;
 	return 0;
 }
 
@@ -87,6 +90,25 @@ void can_rx_wake(struct can_rx *s)
 }
 
 /*
+ * One can_batch_parsed event per read's part of the batch: records first_seq .. first_seq + count - 1 of the link,
+ * all from the read stamped rx_mono_ns.  consume() pushes what it framed before the next read, so a batch holds one
+ * read's records (or those framer_finish() stamps with the last read's time); the split keeps the event true if that
+ * ever changes.  Only while a session enables the event.
+ */
+static void trace_batch(const struct can_rx *s)
+{
+	unsigned i = 0;
+
+	while (i < s->batch_n) {
+		unsigned k = i + 1;
+		while (k < s->batch_n && s->batch[k].rx_mono_ns == s->batch[i].rx_mono_ns)
+			k++;
+		V2X_TP(can_batch_parsed, s->conf.link, s->batch[i].seq, k - i, s->batch[i].rx_mono_ns);
+		i = k;
+	}
+}
+
+/*
  * Pushes the batch to every output, waiting (bounded, full_wait_ns) while a ring is full: back-pressure that keeps a
  * replay or a burst lossless while a consumer is only briefly behind.  A later output (the log) that stays full for
  * the whole wait is taken as stuck (a stalled disk): from then on the receiver does not wait for it again until it
@@ -95,6 +117,9 @@ void can_rx_wake(struct can_rx *s)
  */
 static void flush_batch(struct can_rx *s)
 {
+	rt_count(&s->ctr.in, s->batch_n);
+	if (V2X_TP_ENABLED(can_batch_parsed))
+		trace_batch(s);
 	for (unsigned o = 0; o < s->n_outs; o++) {
 		struct ring *r = s->outs[o];
 		size_t done;
@@ -118,6 +143,37 @@ static void flush_batch(struct can_rx *s)
 			rt_count(&s->ctr.out, done);
 	}
 	s->batch_n = 0;
+	s->next = s->batch;
+}
+
+/* The batch is full: push it.  After each record added at s->next. */
+static inline void batch_added(struct can_rx *s)
+{
+	if (++s->batch_n == CAN_RX_BATCH)
+		flush_batch(s);
+	else
+		s->next = &s->batch[s->batch_n];
+}
+
+/* Out of line, so that the per-frame function saves no registers for it while no session records it. */
+static __attribute__((noinline, cold)) void trace_frame(const struct rx_record *r)
+{
+	V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
+}
+
+/* The framer's hot path built a REC_CAN record in place at s->next (framer_set_sink). */
+static void on_record(void *ctx, struct rx_record *r)
+{
+	struct can_rx *s = ctx;
+
+	r->rx_mono_ns = s->read_mono_ns;
+	r->rx_real_ns = s->read_real_ns;
+	r->seq = ++s->seq;
+	r->line = 0;
+	r->link = s->conf.link;
+	if (V2X_TP_ENABLED(can_frame_parsed))
+		trace_frame(r);
+	batch_added(s);
 }
 
 static void on_event(void *ctx, const struct rx_event *ev)
@@ -133,7 +189,7 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		rt_count(&s->nmea_fields_left_out, ev->bad_fields);
 	if (ev->kind != RX_EV_RECORD)
 		return;
-	struct rx_record *r = &s->batch[s->batch_n];
+	struct rx_record *r = s->next;
 	*r = ev->rec;
 	r->rx_mono_ns = s->read_mono_ns;
 	if (!(r->flags & REC_F_LOG_TIME))
@@ -150,11 +206,15 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		s->dev_seq_known = 1;
 	}
 	r->line = 0;
-	rt_count(&s->ctr.in, 1);
 	if (r->type == REC_CAN)
 		V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
-	if (++s->batch_n == CAN_RX_BATCH)
-		flush_batch(s);
+	batch_added(s);
+}
+
+static void can_rx__framer_init(struct can_rx *s)
+{
+	framer_init(&s->framer, s->conf.mode);
+	framer_set_sink(&s->framer, &s->next, on_record);
 }
 
 /* One read()'s worth of bytes: stamp, count, trace, frame, push. */
@@ -183,7 +243,7 @@ static void device_close(struct can_rx *s, int err)
 	rt_count(&s->hangups, 1);
 	/* A unit cut by the unplug is incomplete: start the next connection on a clean line. */
 	s->can_lost_base += s->framer.can_lost;
-	framer_init(&s->framer, s->conf.mode);
+	can_rx__framer_init(s);
 	V2X_TP(link_state, s->conf.link, 0, err);
 }
 

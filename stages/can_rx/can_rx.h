@@ -5,7 +5,10 @@
  * pipeline kicks to stop it.  Each read is stamped with CLOCK_MONOTONIC
  * and CLOCK_REALTIME, framed (stages/can_rx/framer.h: legacy text lines, NMEA, candump lines or v2 frames, detected
  * automatically), and every accepted record gets the link's next sequence number and is pushed into the output
- * ring in batches.  Rejected units are counted per reason and traced (can_frame_rejected).
+ * ring in batches.  A record is built in its batch slot (the framer's hot path writes legacy SIM lines there
+ * directly) and copied once, into each output ring.  A batch never holds records of two reads; each push is traced
+ * (can_batch_parsed: link, first seq, count, the read's rx_mono_ns), each record too (can_frame_parsed, for
+ * per-frame sessions).  Rejected units are counted per reason and traced (can_frame_rejected).
  *
  * The device may go away (USB unplug, the far end of a pseudo-terminal closing): the stage closes it, retries
  * opening every reopen_ns without spinning, and resumes; silence on the line is normal.  A regular file given as
@@ -60,6 +63,7 @@ struct can_rx {
 	int64_t read_real_ns;
 	struct rx_record batch[CAN_RX_BATCH];
 	unsigned batch_n;
+	struct rx_record *next;      /* &batch[batch_n]: where the next record is built (the framer's sink slot) */
 	unsigned char *rbuf;         /* CAN_RX_READ_SIZE bytes */
 	struct rt_counters ctr;      /* in = records accepted, out = records pushed, dropped by reason */
 	_Atomic uint64_t bytes;

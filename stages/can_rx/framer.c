@@ -2,7 +2,9 @@
  * framer.c - cutting the ESP32(1) byte stream into units and dispatching them to the parsers (framer.h).
  *
  * The loop finds delimiters with memchr (LF and 0x00 in auto mode, the one delimiter of a fixed mode) and, in the
- * common case of a whole text line inside one read, parses it where it lies, without a copy.  Only a unit split
+ * common case of a whole text line inside one read, parses it where it lies, without a copy.  Before that, between
+ * units, framer__sim_run() takes the firmware's own SIM lines one after the other without any memchr: their layout
+ * says where each ends, and the parser checks every byte before it.  Only a unit split
  * across reads, or held back because it may be a v2 frame, is gathered in f->buf.  Cached delimiter positions keep
  * the loop linear.  Decisions are taken only at delimiters and when buf overflows, on the bytes gathered so far, so
  * the events do not depend on how the stream was split into reads.
@@ -29,6 +31,12 @@ void framer_init(struct framer *f, enum framer_mode mode)
 enum framer_mode framer_detected(const struct framer *f)
 {
 	return f->mode;
+}
+
+void framer_set_sink(struct framer *f, struct rx_record *const *slot, rx_commit_fn commit)
+{
+	f->sink_slot = commit ? slot : NULL;
+	f->sink_commit = commit;
 }
 
 static int framer__is_text(const uint8_t *s, size_t n)
@@ -342,9 +350,10 @@ static enum rx_reject framer__lost_reason(const uint8_t *s, size_t n)
 /*
  * Auto mode: s[0..n) holds complete pieces separated by LF (the last one may lack its LF), none of them part of a v2
  * frame.  A piece that is a valid text unit is emitted as such; every maximal run of bytes between valid units
- * (pieces that are not, and junk before a recovered NMEA sentence) is one reject.
+ * (pieces that are not, and junk before a recovered NMEA sentence) is one reject.  lf_free: the caller knows s holds
+ * no LF (one piece), so it is not searched again.
  */
-static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
+static void framer__pieces_at(struct framer *f, const uint8_t *s, size_t n, int lf_free, rx_emit_fn emit, void *ctx)
 {
 	size_t i = 0, lost_at = 0, lost_end = 0;
 	int lost = 0;
@@ -352,7 +361,7 @@ static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit
 	struct rx_event ev;
 
 	while (i < n) {
-		const uint8_t *nl = memchr(s + i, '\n', n - i);
+		const uint8_t *nl = lf_free ? NULL : memchr(s + i, '\n', n - i);
 		size_t e = nl ? (size_t)(nl - s) : n, next = nl ? e + 1 : n;
 		if (e - i == 0 || (e - i == 1 && s[i] == '\r')) { /* an empty line: nothing, or part of a lost range */
 			i = next;
@@ -382,6 +391,56 @@ static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit
 	}
 	if (lost)
 		framer__emit_reject(why, s + lost_at, lost_end - lost_at, emit, ctx);
+}
+
+static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
+{
+	framer__pieces_at(f, s, n, 0, emit, ctx);
+}
+
+/*
+ * The hot path (framer.h): from p, between units, whole legacy SIM lines in the firmware's layout, each with its LF
+ * (after an optional CR) inside [p, end).  The layout gives the line's length from its 8th byte; legacy_sim_fixed()
+ * checks every byte before the terminator, so the line holds no LF or 0x00 and is exactly the unit the general path
+ * would cut, and its record the one framer_parse_line() would give (text mode, not frame-like: its second byte is
+ * printable).  Returns where it stopped: end, or the first byte of a line it does not take.
+ */
+static const uint8_t *framer__sim_run(struct framer *f, const uint8_t *p, const uint8_t *end, rx_emit_fn emit,
+				      void *ctx)
+{
+	while ((size_t)(end - p) > LEGACY_SIM_LEN3 && p[0] == 'S') {
+		size_t avail = (size_t)(end - p), n = p[7] == ' ' ? LEGACY_SIM_LEN3 : LEGACY_SIM_LEN8, term;
+		if (avail <= n)
+			break;
+		if (p[n] == '\n')
+			term = 1;
+		else if (p[n] == '\r' && avail > n + 1 && p[n + 1] == '\n')
+			term = 2;
+		else
+			break;
+		if (f->sink_commit) {
+			struct rx_record *r = *f->sink_slot;
+			if (legacy_sim_fixed((const char *)p, n, &r->u.can) != 0)
+				break;
+			r->type = REC_CAN;
+			r->flags = 0;
+			r->dev_seq = 0;
+			r->dev_time_us = 0;
+			f->mode = FRAMER_TEXT; /* as framer__pieces() does; a fixed TEXT framer is already */
+			f->sink_commit(ctx, r);
+		} else {
+			struct rx_event ev;
+			framer__ev_init(&ev, p, n);
+			if (legacy_sim_fixed((const char *)p, n, &ev.rec.u.can) != 0)
+				break;
+			ev.kind = RX_EV_RECORD;
+			ev.rec.type = REC_CAN;
+			f->mode = FRAMER_TEXT;
+			emit(ctx, &ev);
+		}
+		p += n + term;
+	}
+	return p;
 }
 
 /* Auto mode: the earliest start in buf -- 0, or just after a 0x00 or LF byte -- from which the rest of buf is a
@@ -581,6 +640,11 @@ static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_e
 	/* nl and z are the first LF and 0x00 at or after p, or NULL when none is left; each is searched again only once
 	 * p has passed it, which keeps the loop linear. */
 	while (p < end) {
+		if (f->len == 0 && !f->dead) {
+			p = framer__sim_run(f, p, end, emit, ctx);
+			if (p == end)
+				return;
+		}
 		if (!nl_known || (nl && nl < p)) {
 			nl = memchr(p, '\n', (size_t)(end - p));
 			nl_known = 1;
@@ -595,7 +659,7 @@ static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_e
 			return;
 		}
 		if (*d == '\n' && f->len == 0 && !f->dead && !framer__frame_like(p, (size_t)(d - p))) {
-			framer__pieces(f, p, (size_t)(d - p), emit, ctx); /* whole line in this chunk: no copy */
+			framer__pieces_at(f, p, (size_t)(d - p), 1, emit, ctx); /* whole line in this chunk: no copy */
 		} else {
 			framer__auto_append(f, p, (size_t)(d - p), emit, ctx);
 			if (*d == '\n')
@@ -635,13 +699,18 @@ static void framer__fixed_feed(struct framer *f, const uint8_t *p, size_t n, rx_
 	struct rx_event ev;
 
 	while (p < end) {
+		if (!v2 && f->len == 0 && !f->dead) {
+			p = framer__sim_run(f, p, end, emit, ctx);
+			if (p == end)
+				return;
+		}
 		const uint8_t *d = memchr(p, v2 ? 0 : '\n', (size_t)(end - p));
 		if (!d) {
 			framer__fixed_append(f, p, (size_t)(end - p), emit, ctx);
 			return;
 		}
 		if (!v2 && f->len == 0 && !f->dead) {
-			framer__pieces(f, p, (size_t)(d - p), emit, ctx); /* whole line in this chunk: no copy */
+			framer__pieces_at(f, p, (size_t)(d - p), 1, emit, ctx); /* whole line in this chunk: no copy */
 		} else {
 			framer__fixed_append(f, p, (size_t)(d - p), emit, ctx);
 			if (!f->dead && f->len) {

@@ -59,8 +59,15 @@
  *   the next 0x00 or overflow, not lost.  (Before the rework for issue 13 defect 4, a frame holding 0x0A before the
  *   switch to v2 and the text after it was lost.)
  *
+ * The hot path.  A legacy SIM line in the firmware's own layout (legacy_sim_fixed(), legacy_line.h) that arrives
+ * whole inside one fed chunk, with nothing held before it, is parsed without searching for its LF (the parser checks
+ * every byte, so none is inside it) and without building a whole event: its record is written straight into the
+ * caller's storage when a sink is set (framer_set_sink), and commit is called in place of emit.  Any other line, or
+ * one the fixed layout refuses, takes the general path above, so events, their order and every reject stay the same
+ * with or without a sink, however the stream is split.
+ *
  * Threads: one framer per input stream, used by one thread at a time; nothing is shared.  No call blocks or
- * allocates; emit is called synchronously from framer_feed()/framer_finish().
+ * allocates; emit and commit are called synchronously from framer_feed()/framer_finish().
  */
 #ifndef V2X_STAGES_CAN_RX_FRAMER_H
 #define V2X_STAGES_CAN_RX_FRAMER_H
@@ -92,11 +99,23 @@ struct framer {
 	uint32_t can_next;     /* next expected CAN frame number (v2x_proto.h: first_can; +1 per V2X_T_CAN) */
 	uint64_t can_lost;     /* CAN frames lost on the link, counted from first_can gaps (read by the can_rx stage) */
 	struct nmea_state nmea;
+	struct rx_record *const *sink_slot; /* framer_set_sink(): where the next hot-path record goes */
+	rx_commit_fn sink_commit;
 	uint8_t buf[FRAMER_MAX_LINE + 2]; /* a unit, its CR, and room to see that it is too long */
 };
 
-/* Start a stream in the given mode.  Never fails. */
+/* Start a stream in the given mode, without a sink.  Never fails. */
 void framer_init(struct framer *f, enum framer_mode mode);
+
+/*
+ * Records of the hot path (above) are built in *slot, the caller's storage, which it keeps pointing at a free
+ * struct rx_record (the framer reads *slot before each such record; *slot must stay valid while the framer is fed),
+ * and handed over by commit(ctx, record) in place of emit: a REC_CAN record with flags 0, dev_seq and dev_time_us 0,
+ * and u.can; the caller sets rx_mono_ns, rx_real_ns, seq, link and line as for an event's record, and the union's
+ * bytes past u.can are unspecified.  Every other unit still comes through emit.  NULL commit: no sink (every record
+ * comes through emit).  framer_init() clears the sink.
+ */
+void framer_set_sink(struct framer *f, struct rx_record *const *slot, rx_commit_fn commit);
 
 /* Feed n bytes of the stream (any split) and emit an event for each unit they complete.  buf is only read during the
  * call. */

@@ -1,9 +1,10 @@
 /*
  * legacy_line.c - the legacy ESP32(1) text lines: SIM, GPS, STATUS and the banner (legacy_line.h).
  *
- * The SIM parser is the can_rx hot path (up to a million lines a second on replay): one pass, a hex lookup table,
- * no scanf, no copies.  GPS and STATUS lines arrive a few times a second and use the token helpers of scan.h.
- * Every number is range-checked; a line either parses completely or is refused.
+ * The SIM parser is the can_rx hot path (up to a million lines a second on replay): the firmware's own layout goes
+ * through legacy_sim_fixed() (legacy_line.h, inline, also called by the framer directly), anything else through one
+ * careful pass with a hex lookup table, no scanf, no copies.  GPS and STATUS lines arrive a few times a second and
+ * use the token helpers of scan.h.  Every number is range-checked; a line either parses completely or is refused.
  */
 #include "stages/can_rx/legacy_line.h"
 
@@ -12,51 +13,9 @@
 
 #include "stages/can_rx/scan.h"
 
-/*
- * The firmware's own layout, `SIM <3 or 8 hex digits> <dlc> <8 x " HH">` with single spaces, parsed without the
- * general path's loops (the bulk of every legacy stream).  Returns 1 when the line is not in that layout or does
- * not check out (the general path then decides, with its own reason), else what the general path returns.
- */
-static int legacy__sim_fast(const char *s, size_t n, struct can_frame_data *out)
-{
-	size_t idlen = n - 30; /* "SIM " + id + " D" + 8 x " HH" */
-	uint32_t v = 0;
-
-	if (n < 33 || (idlen != 3 && idlen != 8) || memcmp(s, "SIM ", 4) != 0)
-		return 1;
-	const char *p = s + 4;
-	for (size_t k = 0; k < idlen; k++) {
-		int d = scan_hex_val[(unsigned char)p[k]];
-		if (d < 0)
-			return 1;
-		v = v << 4 | (uint32_t)d;
-	}
-	p += idlen;
-	unsigned dlc = (unsigned)(unsigned char)p[1] - '0';
-	if (p[0] != ' ' || dlc > 8 || (v & CAN_ERR_FLAG))
-		return 1;
-	p += 2;
-	int rtr = (v & CAN_RTR_FLAG) != 0;
-	uint8_t data[8];
-	for (unsigned b = 0; b < 8; b++, p += 3) {
-		int byte = p[0] == ' ' ? scan_hex2(p + 1) : -1;
-		if (byte < 0)
-			return 1;
-		data[b] = (b < dlc && !rtr) ? (uint8_t)byte : 0;
-	}
-	uint32_t raw = v & CAN_EFF_MASK;
-	int eff = (v & CAN_EFF_FLAG) != 0;
-	if (!eff && raw > CAN_SFF_MASK)
-		return 1; /* the general path refuses it with its reason */
-	memcpy(out->data, data, 8);
-	out->id = raw | (eff ? CAN_EFF_FLAG : 0) | (rtr ? CAN_RTR_FLAG : 0);
-	out->dlc = (uint8_t)dlc;
-	return 0;
-}
-
 int legacy_sim_parse(const char *s, size_t n, struct can_frame_data *out)
 {
-	if (legacy__sim_fast(s, n, out) == 0)
+	if (legacy_sim_fixed(s, n, out) == 0)
 		return 0;
 	size_t i = 4, k = 0;
 	uint32_t v = 0;

@@ -73,4 +73,10 @@ struct rx_event {
  * point to are valid only during the call: copy what is kept. */
 typedef void (*rx_emit_fn)(void *ctx, const struct rx_event *ev);
 
+/* The record hot path (framer_set_sink): called once per record the framer built in place in rec, the caller's own
+ * storage, instead of emit with an event; synchronously, from the thread that fed the framer.  rec holds what an
+ * RX_EV_RECORD event's rec would, apart from the fields the caller sets and the union's bytes past the record type's
+ * member; the caller may move its storage on (the framer reads the slot pointer again for the next record). */
+typedef void (*rx_commit_fn)(void *ctx, struct rx_record *rec);
+
 #endif

@@ -13,6 +13,12 @@
 /* Value of a hex digit (either case) for each byte, or -1. */
 extern const int8_t scan_hex_val[256];
 
+/* For the fixed-layout SIM parser: scan_hex_hi[c] is hex digit c's value << 4, scan_hex_lo[c] its value, and both
+ * are SCAN_HEX_BAD for a byte that is not a hex digit; so hi[c0] | lo[c1] is the byte the digits c0 c1 spell, with
+ * SCAN_HEX_BAD set when either is not a digit. */
+#define SCAN_HEX_BAD 0x100u
+extern const uint16_t scan_hex_hi[256], scan_hex_lo[256];
+
 /* Exactly two hex digits at s.  Returns 0..255, or -1. */
 static inline int scan_hex2(const char *s)
 {
