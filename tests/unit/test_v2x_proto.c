@@ -50,6 +50,37 @@ static void test_crc_check_value(void **state)
 	assert_int_equal(v2x_crc16(0xFFFF, "", 0), 0xFFFF);
 }
 
+/* The definition, one bit at a time (MSB first, polynomial 0x1021), against the table-driven v2x_crc16. */
+static uint16_t crc16_bitwise(uint16_t crc, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		crc ^= (uint16_t)(b[i] << 8);
+		for (int k = 0; k < 8; k++)
+			crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+	}
+	return crc;
+}
+
+static void test_crc_matches_definition(void **state)
+{
+	(void)state;
+	uint8_t buf[300];
+	uint32_t x = 12345;
+
+	/* every single byte from every register value of a sweep: covers every table entry */
+	for (unsigned reg = 0; reg < 0x10000; reg += 257)
+		for (unsigned b = 0; b < 256; b++) {
+			uint8_t c = (uint8_t)b;
+			assert_int_equal(v2x_crc16((uint16_t)reg, &c, 1), crc16_bitwise((uint16_t)reg, &c, 1));
+		}
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	for (size_t n = 0; n <= sizeof(buf); n += 7)
+		assert_int_equal(v2x_crc16(0xFFFF, buf, n), crc16_bitwise(0xFFFF, buf, n));
+}
+
 static void cobs_case(const uint8_t *in, size_t n, const uint8_t *want, size_t want_n)
 {
 	uint8_t enc[600], dec[600];
@@ -756,6 +787,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_check_value),
+		cmocka_unit_test(test_crc_matches_definition),
 		cmocka_unit_test(test_cobs_known_vectors),
 		cmocka_unit_test(test_cobs_errors),
 		cmocka_unit_test(test_worked_example_1),
