@@ -36,7 +36,7 @@ void rt_hist_init(struct rt_hist *h)
 		atomic_init(&h->bucket[i], 0);
 }
 
-size_t rt_hist_bucket_of(uint64_t value)
+static inline size_t hist__bucket_of(uint64_t value)
 {
 	if (value < HIST_SUB_COUNT)
 		return (size_t)value;
@@ -44,6 +44,11 @@ size_t rt_hist_bucket_of(uint64_t value)
 	unsigned shift = b - RT_HIST_SUB_BITS;
 	size_t group = (size_t)shift + 1;
 	return (group << RT_HIST_SUB_BITS) + (size_t)((value >> shift) & (HIST_SUB_COUNT - 1));
+}
+
+size_t rt_hist_bucket_of(uint64_t value)
+{
+	return hist__bucket_of(value);
 }
 
 uint64_t rt_hist_bucket_upper(size_t bucket)
@@ -68,10 +73,41 @@ void rt_hist_record(struct rt_hist *h, uint64_t value)
 	if (value >= HIST_LIMIT)
 		hist__set(&h->overflow, hist__get(&h->overflow) + 1);
 	else {
-		_Atomic uint64_t *b = &h->bucket[rt_hist_bucket_of(value)];
+		_Atomic uint64_t *b = &h->bucket[hist__bucket_of(value)];
 		hist__set(b, hist__get(b) + 1);
 	}
 	hist__set(&h->count, n + 1);
+}
+
+void rt_hist_record_since(struct rt_hist *h, uint64_t now, const uint64_t *stamps, size_t stride, size_t n)
+{
+	if (n == 0)
+		return;
+	uint64_t count = hist__get(&h->count);
+	uint64_t mn = count ? hist__get(&h->min) : UINT64_MAX, mx = hist__get(&h->max), sum = hist__get(&h->sum);
+	uint64_t over = 0;
+	const char *p = (const char *)stamps;
+
+	for (size_t k = 0; k < n; k++, p += stride) {
+		uint64_t t;
+		memcpy(&t, p, sizeof(t));
+		uint64_t v = now - t;
+		mn = v < mn ? v : mn;
+		mx = v > mx ? v : mx;
+		sum += v;
+		if (v >= HIST_LIMIT) {
+			over++;
+		} else {
+			_Atomic uint64_t *b = &h->bucket[hist__bucket_of(v)];
+			hist__set(b, hist__get(b) + 1);
+		}
+	}
+	hist__set(&h->min, mn);
+	hist__set(&h->max, mx);
+	hist__set(&h->sum, sum);
+	if (over)
+		hist__set(&h->overflow, hist__get(&h->overflow) + over);
+	hist__set(&h->count, count + n);
 }
 
 void rt_hist_merge(struct rt_hist *dst, const struct rt_hist *src)

@@ -42,6 +42,13 @@ void rt_hist_init(struct rt_hist *h);
 /* Records one value.  Owning thread only; wait-free. */
 void rt_hist_record(struct rt_hist *h, uint64_t value);
 
+/*
+ * Records now - t for n stamps t (uint64_t), the k-th at (const char *)stamps + k * stride: a field of an array of
+ * records, e.g. rt_hist_record_since(h, now, &recs[0].rx_mono_ns, sizeof(recs[0]), n).  The same counts as n
+ * rt_hist_record calls, with count, sum, min and max stored once.  Owning thread only; wait-free.
+ */
+void rt_hist_record_since(struct rt_hist *h, uint64_t now, const uint64_t *stamps, size_t stride, size_t n);
+
 /* Adds src's counts into dst (dst must not be written concurrently; src may be). */
 void rt_hist_merge(struct rt_hist *dst, const struct rt_hist *src);
 

@@ -3,8 +3,8 @@
  * never waits for; the same io thread runs the writer's fsyncs.  No vehicle knowledge: the log stage, the station
  * daemon and the uplink's spool use it.
  *
- * The writer thread (real-time) keeps, per snapshot file, a window of the latest `rows` rows in fixed-size slots
- * (rt_snap_row: a memcpy).  At each tick it hands a window over (rt_snap_take): it takes a free buffer from the
+ * The writer thread (real-time) keeps, per snapshot file, a window of the latest `rows` rows (rt_snap_row,
+ * rt_snap_rows: a memcpy into a byte ring).  At each tick it hands a window over (rt_snap_take): it takes a free buffer from the
  * free ring, copies the window into it (microseconds), and pushes the buffer's index to the io thread.  The io
  * thread writes the header and the rows to <dir>/<file>.tmp, fsyncs it and renames it over <dir>/<file>, so a
  * reader sees the old file or the new one, never a partial one.  If the io thread still holds every buffer, the
@@ -20,7 +20,7 @@
  * a restarted writer's first snapshot still shows the recent past instead of a header-only file.
  *
  * Synchronization: rt_snap_init / rt_snap_add / rt_snap_seed / rt_snap_start_io from the control thread before the
- * writer starts; rt_snap_row, rt_snap_take, rt_snap_sync_hook from the writer thread only; rt_snap_finish from the
+ * writer starts; rt_snap_row, rt_snap_rows, rt_snap_take, rt_snap_sync_hook from the writer thread only; rt_snap_finish from the
  * writer when it ends (the io thread writes what was handed over, then exits); rt_snap_fini after the writer was
  * joined (joins the io thread); statistics and rt_snap_events_take from any thread (relaxed loads).
  * Nothing allocates after rt_snap_start_io.
@@ -40,12 +40,18 @@
 #define RT_SNAP_MAX_KINDS 8
 #define RT_SNAP_NAME_MAX 128
 
-/* A window of the latest rows, as fixed-size slots. */
+/*
+ * A window of the latest rows: their text back to back in a byte ring of cap * row_max bytes, which therefore always
+ * holds the latest cap rows whole (each is at most row_max bytes and ends in '\n'); the hand-off finds them by their
+ * '\n' (about 10 us for 1000 rows, once per snapshot), so appending is a plain copy, one per batch of rows.
+ */
 struct rt_snap_window {
-	char *slots;            /* cap * row_max */
-	uint16_t *len;
+	char *ring;
+	size_t size;            /* cap * row_max */
+	size_t pos;             /* where the next byte goes */
+	int wrapped;            /* the ring was filled once: the oldest bytes may be the tail of an overwritten row */
 	size_t row_max;
-	unsigned cap, head, count;
+	unsigned cap;
 };
 
 struct rt_snap_kind {
@@ -108,8 +114,13 @@ int rt_snap_seed(struct rt_snapshots *s, int kind);
 /* Allocates the hand-off buffers and rings, and starts the io thread on cpus (empty: any CPU).  Returns 0 or -errno. */
 int rt_snap_start_io(struct rt_snapshots *s, const cpu_set_t *cpus);
 
-/* Writer: appends one row (with its '\n') to kind's window.  A memcpy; never blocks. */
+/* Writer: appends one row (with its '\n') to kind's window.  A memcpy; never blocks.  A row longer than row_max
+ * (which a caller with bounded formatters never passes) is cut to row_max - 1 bytes and a '\n'. */
 void rt_snap_row(struct rt_snapshots *s, int kind, const char *row, size_t len);
+
+/* Writer: appends len bytes of whole rows (each at most row_max bytes, each ending in '\n') to kind's window, as
+ * that many rt_snap_row calls would.  One or two memcpy; never blocks. */
+void rt_snap_rows(struct rt_snapshots *s, int kind, const char *rows, size_t len);
 
 /* Writer: hands kind's window to the io thread if a buffer is free, else counts it skipped.  Never waits. */
 void rt_snap_take(struct rt_snapshots *s, int kind);

@@ -318,6 +318,125 @@ static size_t candump__fast(char *buf, int64_t t_real_ns, const char *ifname, si
 	return (size_t)(p - buf);
 }
 
+/* ---- csv_can_lines: both lines of a frame at once ---- */
+
+/*
+ * The fast path builds text in 64-bit words and stores whole words (unaligned memcpy of 4, 8 or 16 bytes, one move
+ * each), so it relies on little-endian byte order: the first character of a word is its lowest byte.  Scribbling
+ * past a line's end is allowed by csv_can_lines' buffer sizes; the budget (worst case of each field, extended id,
+ * dlc 8, the longest GPS suffix, 20-digit seq and device time, every store rounded up to its word) is 236 of the
+ * row's CSV_CAN_ROW_MAX (256) bytes and 63 + ifname of the dump's CANDUMP_LINE_MAX + 16 (128).
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV__FAST_LE 1
+#else
+#define CSV__FAST_LE 0
+#endif
+
+static inline void csv__st2(char *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+static inline void csv__st4(char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static inline void csv__st8(char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static inline uint64_t csv__ld8(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* "HH " of a byte in one word ("HH " plus a NUL as the 4th byte): 4-byte stores 3 apart leave "HH HH HH ". */
+#define CSV__HC(n) ((n) < 10 ? '0' + (n) : 'A' - 10 + (n))
+#define CSV__HX3(b) ((uint32_t)CSV__HC((b) >> 4) | (uint32_t)CSV__HC((b) & 15) << 8 | (uint32_t)' ' << 16)
+#define CSV__HX3_4(b) CSV__HX3(b), CSV__HX3((b) + 1), CSV__HX3((b) + 2), CSV__HX3((b) + 3)
+#define CSV__HX3_16(b) CSV__HX3_4(b), CSV__HX3_4((b) + 4), CSV__HX3_4((b) + 8), CSV__HX3_4((b) + 12)
+#define CSV__HX3_64(b) CSV__HX3_16(b), CSV__HX3_16((b) + 16), CSV__HX3_16((b) + 32), CSV__HX3_16((b) + 48)
+static const uint32_t csv__hex3[256] = {CSV__HX3_64(0), CSV__HX3_64(64), CSV__HX3_64(128), CSV__HX3_64(192)};
+
+/*
+ * v < 10^8 as 8 ASCII digits (leading zeros) in one little-endian word: split into two 4-digit lanes of 32 bits,
+ * each into two 2-digit lanes of 16 bits, each into two digits of 8 bits, every lane at once.  x / 100 is
+ * (x * 5243) >> 19 for x < 43,699 and x / 10 is (x * 103) >> 10 for x < 179; no lane's product reaches the next
+ * lane, and the mask drops what the shift brought down from it.
+ */
+static inline uint64_t csv__digits8(uint32_t v)
+{
+	uint64_t hi = v / 10000u;
+	uint64_t x = hi | (uint64_t)(v - (uint32_t)hi * 10000u) << 32;
+	uint64_t q = ((x * 5243u) >> 19) & 0x0000007F0000007Full;
+	x = q | (x - q * 100u) << 16;
+	q = ((x * 103u) >> 10) & 0x000F000F000F000Full;
+	x = q | (x - q * 10u) << 8;
+	return x | 0x3030303030303030ull;
+}
+
+/* v < 10^8 without leading zeros: stores 8 bytes at p, returns the number of digits (1..8). */
+static inline size_t csv__u32_8(char *p, uint32_t v)
+{
+	uint64_t w = csv__digits8(v);
+	/* leading zero digits are the low zero bytes of w - "00000000"; the last digit always counts */
+	unsigned lz = (unsigned)__builtin_ctzll((w - 0x3030303030303030ull) | (1ull << 56)) / 8;
+	csv__st8(p, w >> (8 * lz));
+	return 8 - lz;
+}
+
+/* "DDD" of n < 1000 in one word (and a NUL): the sub-second digits in three look-ups. */
+#define CSV__D3(n) ((uint32_t)('0' + (n) / 100) | (uint32_t)('0' + (n) / 10 % 10) << 8 | (uint32_t)('0' + (n) % 10) << 16)
+#define CSV__D3_10(b)                                                                                               \
+	CSV__D3(b), CSV__D3((b) + 1), CSV__D3((b) + 2), CSV__D3((b) + 3), CSV__D3((b) + 4), CSV__D3((b) + 5),       \
+		CSV__D3((b) + 6), CSV__D3((b) + 7), CSV__D3((b) + 8), CSV__D3((b) + 9)
+#define CSV__D3_100(b)                                                                                              \
+	CSV__D3_10(b), CSV__D3_10((b) + 10), CSV__D3_10((b) + 20), CSV__D3_10((b) + 30), CSV__D3_10((b) + 40),      \
+		CSV__D3_10((b) + 50), CSV__D3_10((b) + 60), CSV__D3_10((b) + 70), CSV__D3_10((b) + 80),             \
+		CSV__D3_10((b) + 90)
+static const uint32_t csv__dec3[1000] = {CSV__D3_100(0),   CSV__D3_100(100), CSV__D3_100(200), CSV__D3_100(300),
+					 CSV__D3_100(400), CSV__D3_100(500), CSV__D3_100(600), CSV__D3_100(700),
+					 CSV__D3_100(800), CSV__D3_100(900)};
+
+/* v in decimal without padding: stores up to 24 bytes at p, returns the number of digits (1..20). */
+static inline size_t csv__u64_words(char *p, uint64_t v)
+{
+	if (v < 100000000u)
+		return csv__u32_8(p, (uint32_t)v);
+	uint64_t hi = v / 100000000u;
+	uint32_t lo = (uint32_t)(v - hi * 100000000u);
+	size_t n;
+	if (hi < 100000000u) {
+		n = csv__u32_8(p, (uint32_t)hi);
+	} else {
+		uint64_t top = hi / 100000000u; /* < 1845 */
+		n = csv__u32_8(p, (uint32_t)top);
+		csv__st8(p + n, csv__digits8((uint32_t)(hi - top * 100000000u)));
+		n += 8;
+	}
+	csv__st8(p + n, csv__digits8(lo));
+	return n + 8;
+}
+
+/* The digits of the second starting at sec_base_ns (10 digits) for both lines. */
+static void csv__ctx_second(struct csv_can_ctx *ctx, uint64_t sec)
+{
+	uint64_t hi = sec / 100000000u; /* 10..92 */
+	uint64_t lo = csv__digits8((uint32_t)(sec - hi * 100000000u));
+
+	ctx->sec_base_ns = sec * 1000000000u;
+	memcpy(ctx->row_pre, csv__digits2 + 2 * hi, 2);
+	csv__st8(ctx->row_pre + 2, lo);
+	ctx->row_pre[10] = '.';
+	ctx->dump_pre[0] = '(';
+	memcpy(ctx->dump_pre + 1, ctx->row_pre, 11);
+}
+
 void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -326,83 +445,184 @@ void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname)
 		n = sizeof(ctx->ifname) - 1;
 	memcpy(ctx->ifname, ifname, n);
 	ctx->if_len = (uint8_t)n;
-	ctx->sec = UINT64_MAX;
+	memcpy(ctx->dump_mid, ") ", 2);
+	memcpy(ctx->dump_mid + 2, ifname, n);
+	ctx->dump_mid[2 + n] = ' ';
+	ctx->mid_len = (uint8_t)(n + 3);
+	/* Any 10-digit second will do as the first: a frame in another second replaces it. */
+	csv__ctx_second(ctx, 1000000000u);
+	for (int i = 0; i < 4; i++) {
+		/* seq 0, which no record carries ("from 1"), so the first record of each link formats its seq */
+		memcpy(ctx->seq[i].text, ",0,", 3);
+		ctx->seq[i].len = 3;
+	}
+}
+
+/* ",<seq>," of rec into the link's cache: one digit incremented when seq follows the cached one (9 in 10 times). */
+static inline const struct csv_can_seq *csv__seq(struct csv_can_ctx *ctx, const struct rx_record *rec)
+{
+	struct csv_can_seq *c = &ctx->seq[rec->link & 3];
+	uint64_t seq = rec->seq;
+
+	if (seq == c->seq + 1 && seq != 0) {
+		char *t = c->text + c->len - 2; /* last digit */
+		while (*t == '9')
+			*t-- = '0';
+		if (*t != ',') {
+			++*t;
+			c->seq = seq;
+			return c;
+		}
+	}
+	c->seq = seq;
+	size_t n = csv__u64_words(c->text + 1, seq);
+	c->text[1 + n] = ',';
+	c->len = (uint8_t)(n + 2);
+	return c;
+}
+
+/* One frame on the fast path.  Returns 0 when the frame needs the one-by-one formatters. */
+static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_can_ctx *ctx, const struct rx_record *rec,
+				      const struct csv_gps_suffix *gps, char *row, size_t *row_len, char *dump,
+				      size_t *dump_len)
+{
+	const struct can_frame_data *f = &rec->u.can;
+	uint64_t ns = (uint64_t)rec->rx_real_ns - ctx->sec_base_ns;
+
+	if (!CSV__FAST_LE || (f->id & (CAN_RTR_FLAG | CAN_ERR_FLAG)) || f->dlc > 9)
+		return 0;
+	if (ns >= 1000000000u) {
+		if (rec->rx_real_ns < 1000000000000000000LL) /* seconds of fewer than 10 digits, or negative */
+			return 0;
+		uint64_t sec = (uint64_t)rec->rx_real_ns / 1000000000u; /* < 9.3e9: 10 digits */
+		csv__ctx_second(ctx, sec);
+		ns = (uint64_t)rec->rx_real_ns - ctx->sec_base_ns;
+	}
+	/* time: "<sec>.<9 digits>" and "(<sec>.<first 6 of them>", three digits a look-up (4-byte stores, each NUL
+	 * overwritten by the next store or field) */
+	uint32_t ms = (uint32_t)ns / 1000000u, us = (uint32_t)ns / 1000u;
+	uint32_t t0 = csv__dec3[ms], t1 = csv__dec3[us - ms * 1000u], t2 = csv__dec3[(uint32_t)ns - us * 1000u];
+	char *p = row, *d = dump;
+	memcpy(p, ctx->row_pre, 16);
+	csv__st4(p + 11, t0);
+	csv__st4(p + 14, t1);
+	csv__st4(p + 17, t2);
+	memcpy(d, ctx->dump_pre, 16);
+	csv__st4(d + 12, t0);
+	csv__st4(d + 15, t1);
+	memcpy(d + 18, ctx->dump_mid, 24);
+	p += 20;
+	d += 18 + ctx->mid_len;
+
+	/* id: ",<id>," and "<id>#" */
+	if (f->id & CAN_EFF_FLAG) {
+		uint32_t v = f->id & CAN_EFF_MASK;
+		uint64_t w = (uint64_t)csv__hex3[v >> 24] & 0xFFFF;
+		w |= ((uint64_t)csv__hex3[(v >> 16) & 0xFF] & 0xFFFF) << 16;
+		w |= ((uint64_t)csv__hex3[(v >> 8) & 0xFF] & 0xFFFF) << 32;
+		w |= ((uint64_t)csv__hex3[v & 0xFF] & 0xFFFF) << 48;
+		p[0] = ',';
+		csv__st8(p + 1, w);
+		p[9] = ',';
+		p += 10;
+		csv__st8(d, w);
+		d[8] = '#';
+		d += 9;
+	} else {
+		uint32_t v = f->id & CAN_SFF_MASK;
+		uint32_t w = (uint32_t)CSV__HC(v >> 8) | (csv__hex3[v & 0xFF] & 0xFFFF) << 8;
+		csv__st8(p, (uint64_t)',' | (uint64_t)w << 8 | (uint64_t)',' << 32);
+		p += 5;
+		csv__st4(d, w | (uint32_t)'#' << 24);
+		d += 4;
+	}
+	/* "<dlc>," */
+	csv__st2(p, (uint16_t)('0' + f->dlc) | (uint16_t)',' << 8);
+	p += 2;
+
+	/* data: "HH HH ..." twice in the row (a comma between), "HHHH..." in the dump.  Stores are placed from the end
+	 * of the data so that the cases fall through in ascending order: each 4-byte store's NUL lands where the next
+	 * byte's store (or the comma) goes. */
+	unsigned n = f->dlc < 8 ? f->dlc : 8;
+	size_t hex_len = n ? 3 * n - 1 : 0;
+	char *re = p + 3 * n;
+	char *de = d + 2 * n;
+	const uint8_t *be = f->data + n;
+	switch (n) {
+#define CSV__PUT(k)                                                                                                 \
+	do {                                                                                                       \
+		uint32_t h_ = csv__hex3[be[-(k)]];                                                                 \
+		csv__st4(re - 3 * (k), h_);                                                                        \
+		csv__st2(de - 2 * (k), (uint16_t)h_);                                                              \
+	} while (0)
+	case 8: CSV__PUT(8); /* fallthrough */
+	case 7: CSV__PUT(7); /* fallthrough */
+	case 6: CSV__PUT(6); /* fallthrough */
+	case 5: CSV__PUT(5); /* fallthrough */
+	case 4: CSV__PUT(4); /* fallthrough */
+	case 3: CSV__PUT(3); /* fallthrough */
+	case 2: CSV__PUT(2); /* fallthrough */
+	case 1: CSV__PUT(1); /* fallthrough */
+	default: break;
+#undef CSV__PUT
+	}
+	de[0] = '\n';
+	*dump_len = (size_t)(de + 1 - dump);
+	/* the second copy: 24 bytes read into registers before any is stored (the ranges may overlap) */
+	uint64_t h0 = csv__ld8(p), h1 = csv__ld8(p + 8), h2 = csv__ld8(p + 16);
+	char *dup = p + hex_len + 1;
+	csv__st8(dup, h0);
+	csv__st8(dup + 8, h1);
+	csv__st8(dup + 16, h2);
+	p[hex_len] = ',';
+	p = dup + hex_len;
+
+	/* GPS suffix: whole 16-byte blocks of its text (its buffer is a multiple of 16 long) */
+	memcpy(p, gps->text, 16);
+	for (size_t i = 16; i < gps->len; i += 16)
+		memcpy(p + i, gps->text + i, 16);
+	p += gps->len;
+
+	/* ",<seq>,<dev time>\n" */
+	const struct csv_can_seq *sq = csv__seq(ctx, rec);
+	memcpy(p, sq->text, 24);
+	p += sq->len;
+	if (rec->flags & REC_F_DEV_TIME)
+		p += csv__u64_words(p, rec->dev_time_us);
+	*p++ = '\n';
+	*row_len = (size_t)(p - row);
+	return 1;
+}
+
+static inline __attribute__((always_inline)) void csv__can_lines_one(struct csv_can_ctx *ctx, const struct rx_record *rec,
+				      const struct csv_gps_suffix *gps, char *row, size_t *row_len, char *dump,
+				      size_t *dump_len)
+{
+	if (csv__can_lines_fast(ctx, rec, gps, row, row_len, dump, dump_len))
+		return;
+	*row_len = csv__can_row_fast(row, rec, gps);
+	*dump_len = candump__fast(dump, rec->rx_real_ns, ctx->ifname, ctx->if_len, &rec->u.can);
 }
 
 void csv_can_lines(struct csv_can_ctx *ctx, const struct rx_record *rec, const struct csv_gps_suffix *gps, char *row,
 		   size_t *row_len, char *dump, size_t *dump_len)
 {
-	const struct can_frame_data *f = &rec->u.can;
-	uint64_t a = (uint64_t)rec->rx_real_ns, sec = a / 1000000000u;
+	csv__can_lines_one(ctx, rec, gps, row, row_len, dump, dump_len);
+}
 
-	/* Times whose seconds are not 10 digits (negative ones wrap to huge), remote and error frames: one by one. */
-	if (sec < 1000000000ull || sec >= 10000000000ull ||
-	    (f->id & (CAN_RTR_FLAG | CAN_ERR_FLAG))) {
-		*row_len = csv__can_row_fast(row, rec, gps);
-		*dump_len = candump__fast(dump, rec->rx_real_ns, ctx->ifname, ctx->if_len, f);
-		return;
+void csv_can_lines_run(struct csv_can_ctx *ctx, const struct rx_record *recs, size_t n, const struct csv_gps_suffix *gps,
+		       char *row, size_t *row_bytes, char *dump, size_t *dump_bytes)
+{
+	char *p = row, *d = dump;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t rl, dl;
+		csv__can_lines_one(ctx, &recs[i], gps, p, &rl, d, &dl);
+		p += rl;
+		d += dl;
 	}
-	if (sec != ctx->sec) {
-		ctx->sec = sec;
-		ctx->sec_len = (uint8_t)csv__u64(ctx->sec_text, sec);
-	}
-	/* row: "<sec>.<9 digits>,<id>,<dlc>,<hex with spaces>,<hex with spaces><gps>,<seq>,<dev time>\n" */
-	char *p = row;
-	memcpy(p, ctx->sec_text, ctx->sec_len);
-	p += ctx->sec_len;
-	*p++ = '.';
-	char *frac = p;
-	csv__dec_fixed(p, (uint32_t)(a % 1000000000u), 9);
-	p += 9;
-	*p++ = ',';
-	char *id = p;
-	size_t id_len = csv__can_id(p, f->id);
-	p += id_len;
-	*p++ = ',';
-	p += csv__u64(p, f->dlc);
-	*p++ = ',';
-	/* dump: "(<10 digits>.<6 digits>) <ifname> <id>#<hex>\n" */
-	char *d = dump;
-	*d++ = '(';
-	memcpy(d, ctx->sec_text, 10);
-	d[10] = '.';
-	memcpy(d + 11, frac, 6);
-	d[17] = ')';
-	d[18] = ' ';
-	d += 19;
-	memcpy(d, ctx->ifname, ctx->if_len);
-	d += ctx->if_len;
-	*d++ = ' ';
-	memcpy(d, id, id_len);
-	d += id_len;
-	*d++ = '#';
-	unsigned n = csv__data_len(f);
-	char *hex = p;
-	for (unsigned i = 0; i < n; i++) {
-		const char *h = csv__hex2 + 2 * f->data[i];
-		memcpy(p, h, 2);
-		memcpy(d, h, 2);
-		p[2] = ' ';
-		p += 3;
-		d += 2;
-	}
-	if (n)
-		p--; /* no space after the last byte */
-	*d++ = '\n';
-	*dump_len = (size_t)(d - dump);
-	size_t hex_len = (size_t)(p - hex);
-	*p++ = ',';
-	memcpy(p, hex, hex_len);
-	p += hex_len;
-	memcpy(p, gps->text, gps->len);
-	p += gps->len;
-	*p++ = ',';
-	p += csv__u64(p, rec->seq);
-	*p++ = ',';
-	if (rec->flags & REC_F_DEV_TIME)
-		p += csv__u64(p, rec->dev_time_us);
-	*p++ = '\n';
-	*row_len = (size_t)(p - row);
+	*row_bytes = (size_t)(p - row);
+	*dump_bytes = (size_t)(d - dump);
 }
 
 size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifname, const struct can_frame_data *f)

@@ -98,22 +98,42 @@ size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifnam
 
 /*
  * Both lines of one CAN frame at once, for a writer that keeps both files: the can_data.csv row (as csv_can_row)
- * into row (at least CSV_CAN_ROW_MAX bytes) and the candump line (as candump_line) into dump (at least
- * CANDUMP_LINE_MAX + strlen(ifname) bytes), sharing their work: the time is formatted once (the seconds' digits
- * only when the second changes, kept in ctx) and the candump line takes its digits from the row's, and the hex of
- * the data is computed once for the three places it appears.  Sets *row_len and *dump_len.  ctx: caller-owned, one
- * thread, csv_can_ctx_init() first.
+ * into row and the candump line (as candump_line) into dump, sharing their work: the seconds' digits are formatted
+ * once per second (kept in ctx, for both lines), the sub-second digits once per frame for both, the hex of the data
+ * once for the three places it appears, and seq incrementally from the previous frame of the link.  Sets *row_len
+ * and *dump_len.  row needs CSV_CAN_ROW_MAX bytes and dump CANDUMP_LINE_MAX + 16 bytes even when the lines are
+ * shorter: the fast path stores whole 8- and 16-byte words and may scribble past the line's end (never past those
+ * sizes).  ctx: caller-owned, one thread, csv_can_ctx_init() first.
+ *
+ * Fast path (little-endian hosts): data and extended frames stamped at or after 2001-09-09 (seconds of 10 digits);
+ * remote and error frames, earlier (or negative) times and dlc above 9 take the one-by-one formatters.
  */
+struct csv_can_seq {
+	uint64_t seq;          /* the value whose text is in text */
+	uint8_t len;           /* bytes of text used */
+	char text[31];         /* ",<seq>," (ctx-owned cache, whole 8-byte words copied) */
+};
 struct csv_can_ctx {
-	char ifname[17];
+	uint64_t sec_base_ns;  /* start of the second whose digits are in row_pre and dump_pre (always >= 10^18) */
+	char row_pre[16];      /* "<10 digits>." */
+	char dump_pre[16];     /* "(<10 digits>." */
+	char dump_mid[24];     /* ") <ifname> " */
+	uint8_t mid_len;
 	uint8_t if_len;
-	uint8_t sec_len;
-	uint64_t sec;          /* the second whose digits are in sec_text; UINT64_MAX: none yet */
-	char sec_text[20];
+	char ifname[17];
+	struct csv_can_seq seq[4]; /* by link & 3 */
 };
 void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname);
 void csv_can_lines(struct csv_can_ctx *ctx, const struct rx_record *rec, const struct csv_gps_suffix *gps, char *row,
 		   size_t *row_len, char *dump, size_t *dump_len);
+
+/*
+ * csv_can_lines for n REC_CAN records, the rows back to back from row (n * CSV_CAN_ROW_MAX bytes) and the candump
+ * lines back to back from dump (n * (CANDUMP_LINE_MAX + 16) bytes).  Sets *row_bytes and *dump_bytes to the bytes
+ * written (n whole lines each).  Same ctx rules as csv_can_lines.
+ */
+void csv_can_lines_run(struct csv_can_ctx *ctx, const struct rx_record *recs, size_t n, const struct csv_gps_suffix *gps,
+		       char *row, size_t *row_bytes, char *dump, size_t *dump_bytes);
 
 /* One gps_data.csv row for fix received at t_real_ns.  Returns the length or 0 when it does not fit. */
 size_t csv_gps_row(char *buf, size_t size, int64_t t_real_ns, const struct gps_fix *fix);

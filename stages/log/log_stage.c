@@ -201,41 +201,104 @@ static void merged_row(struct log_stage *ls)
 		if (dst) {                                                                                          \
 			size_t len_ = (fmt_expr);                                                                   \
 			if (sk_->snap >= 0)                                                                         \
-				rt_snap_row(&(ls)->snaps, sk_->snap, dst, len_);                                    \
+				rt_snap_rows(&(ls)->snaps, sk_->snap, dst, len_);                                   \
 			logfile_commit(&sk_->file, len_);                                                           \
 		} else {                                                                                            \
 			logfile_count_dropped(&sk_->file, 1, 0);                                                    \
 		}                                                                                                   \
 	} while (0)
 
-/* One record: rows into the file buffers and the windows. */
-static void log_record(struct log_stage *ls, const struct rx_record *r)
+#define LOG_DUMP_MAX (CANDUMP_LINE_MAX + 16) /* a candump line with the longest ifname (15) */
+
+/*
+ * One CAN frame, each line straight into its file's buffer; a file whose buffer is full gets the line formatted into
+ * scratch space and counted dropped.  Returns 1 when the can_data row was buffered.
+ */
+static int log_can_one(struct log_stage *ls, const struct rx_record *r)
 {
-	if (r->type == REC_CAN) {
-		/* Both lines at once (shared time digits and hex), each straight into its file's buffer; a file whose
-		 * buffer is full gets the line formatted into scratch space and counted dropped. */
-		struct log_sink *cs = &ls->sinks[ls->can_csv], *ds = &ls->sinks[ls->candump];
-		char row_tmp[CSV_CAN_ROW_MAX], dump_tmp[CANDUMP_LINE_MAX + 16];
-		char *row = logfile_reserve(&cs->file, CSV_CAN_ROW_MAX);
-		char *dump = logfile_reserve(&ds->file, CANDUMP_LINE_MAX + 16);
-		size_t row_len, dump_len;
-		csv_can_lines(&ls->can_ctx, r, &ls->gps, row ? row : row_tmp, &row_len, dump ? dump : dump_tmp, &dump_len);
-		if (row) {
-			rt_snap_row(&ls->snaps, cs->snap, row, row_len);
-			logfile_commit(&cs->file, row_len);
-		} else {
-			logfile_count_dropped(&cs->file, 1, 0);
+	struct log_sink *cs = &ls->sinks[ls->can_csv], *ds = &ls->sinks[ls->candump];
+	char row_tmp[CSV_CAN_ROW_MAX], dump_tmp[LOG_DUMP_MAX];
+	char *row = logfile_reserve(&cs->file, CSV_CAN_ROW_MAX);
+	char *dump = logfile_reserve(&ds->file, LOG_DUMP_MAX);
+	size_t row_len, dump_len;
+
+	csv_can_lines(&ls->can_ctx, r, &ls->gps, row ? row : row_tmp, &row_len, dump ? dump : dump_tmp, &dump_len);
+	if (row) {
+		rt_snap_rows(&ls->snaps, cs->snap, row, row_len);
+		logfile_commit(&cs->file, row_len);
+	} else {
+		logfile_count_dropped(&cs->file, 1, 0);
+	}
+	if (dump)
+		logfile_commit(&ds->file, dump_len);
+	else
+		logfile_count_dropped(&ds->file, 1, 0);
+	if (ls->oldest_unflushed_rx_mono_ns == 0)
+		ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
+	V2X_TP(log_row, r->link, r->seq, r->rx_mono_ns);
+	return row != NULL;
+}
+
+/*
+ * A run of n CAN frames of one link: when both buffers take n lines of the longest length, every line is formatted
+ * in place in one pass and committed (and the rows appended to the snapshot window) at once; otherwise frame by
+ * frame, so a full buffer loses exactly the lines it cannot take.  Ends with one log_batch event for the rows
+ * buffered (count below last_seq - first_seq + 1 when some were refused).
+ */
+static void log_can_run(struct log_stage *ls, const struct rx_record *recs, size_t n)
+{
+	struct log_sink *cs = &ls->sinks[ls->can_csv], *ds = &ls->sinks[ls->candump];
+	char *row = logfile_reserve(&cs->file, n * CSV_CAN_ROW_MAX);
+	char *dump = row ? logfile_reserve(&ds->file, n * LOG_DUMP_MAX) : NULL;
+
+	if (!dump) {
+		uint64_t first = 0, last = 0;
+		uint32_t count = 0;
+		for (size_t k = 0; k < n; k++) {
+			if (log_can_one(ls, &recs[k])) {
+				if (count++ == 0)
+					first = recs[k].seq;
+				last = recs[k].seq;
+			}
 		}
-		if (dump)
-			logfile_commit(&ds->file, dump_len);
-		else
-			logfile_count_dropped(&ds->file, 1, 0);
-		if (ls->oldest_unflushed_rx_mono_ns == 0)
-			ls->oldest_unflushed_rx_mono_ns = r->rx_mono_ns;
-		V2X_TP(log_row, r->link, r->seq, r->rx_mono_ns);
-	} else if (r->type == REC_GPS) {
-		csv_gps_suffix_update(&ls->gps, &r->u.gps);
-		LOG_ROW(ls, ls->gps_csv, CSV_GPS_ROW_MAX, csv_gps_row(dst, CSV_GPS_ROW_MAX, r->rx_real_ns, &r->u.gps));
+		if (count)
+			V2X_TP(log_batch, recs[0].link, first, last, count);
+		return;
+	}
+	size_t row_bytes, dump_bytes;
+	csv_can_lines_run(&ls->can_ctx, recs, n, &ls->gps, row, &row_bytes, dump, &dump_bytes);
+	rt_snap_rows(&ls->snaps, cs->snap, row, row_bytes);
+	logfile_commit_rows(&cs->file, row_bytes, n);
+	logfile_commit_rows(&ds->file, dump_bytes, n);
+	if (ls->oldest_unflushed_rx_mono_ns == 0)
+		ls->oldest_unflushed_rx_mono_ns = recs[0].rx_mono_ns;
+	if (V2X_TP_ENABLED(log_row))
+		for (size_t k = 0; k < n; k++)
+			V2X_TP(log_row, recs[k].link, recs[k].seq, recs[k].rx_mono_ns);
+	V2X_TP(log_batch, recs[0].link, recs[0].seq, recs[n - 1].seq, (uint32_t)n);
+}
+
+/* Records in ring order: runs of CAN frames of one link go through log_can_run, GPS fixes one by one. */
+static void log_records(struct log_stage *ls, const struct rx_record *recs, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n) {
+		const struct rx_record *r = &recs[k];
+		if (r->type == REC_CAN) {
+			size_t j = k + 1;
+			while (j < n && recs[j].type == REC_CAN && recs[j].link == r->link)
+				j++;
+			log_can_run(ls, r, j - k);
+			k = j;
+			continue;
+		}
+		if (r->type == REC_GPS) {
+			csv_gps_suffix_update(&ls->gps, &r->u.gps);
+			LOG_ROW(ls, ls->gps_csv, CSV_GPS_ROW_MAX,
+				csv_gps_row(dst, CSV_GPS_ROW_MAX, r->rx_real_ns, &r->u.gps));
+		}
+		k++;
 	}
 }
 
@@ -320,11 +383,9 @@ static size_t drain_input(struct log_stage *ls, struct log_input *in)
 				rt_hist_record(&ls->rx_to_logged_ns, now - lines[k].rx_mono_ns);
 	} else {
 		const struct rx_record *recs = p;
-		for (size_t k = 0; k < n; k++)
-			log_record(ls, &recs[k]);
+		log_records(ls, recs, n);
 		now = rt_mono_ns();
-		for (size_t k = 0; k < n; k++)
-			rt_hist_record(&ls->rx_to_logged_ns, now - recs[k].rx_mono_ns);
+		rt_hist_record_since(&ls->rx_to_logged_ns, now, &recs[0].rx_mono_ns, sizeof(recs[0]), n);
 	}
 	rt_count(&ls->ctr.in, n);
 	rt_count(&ls->ctr.out, n);
