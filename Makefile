@@ -273,7 +273,7 @@ valgrind: $(BUILD)/bin/v2xd $(BUILD)/tests/tools/pty_feed
 
 # The same replay with TRACE=0 in NOTRACE_BUILD gives the cost of tracepoints compiled in without a session.
 NOTRACE_BUILD ?= $(BUILD)/notrace
-callgrind: $(BUILD)/bin/v2xd
+callgrind: $(BUILD)/bin/v2xd $(BUILD)/tests/tools/v2_replay
 	$(Q)$(MAKE) --no-print-directory BUILD=$(NOTRACE_BUILD) TRACE=0 $(NOTRACE_BUILD)/bin/v2xd
 	$(Q)NOTRACE_BUILD=$(NOTRACE_BUILD) perf/valgrind.sh callgrind $(BUILD)
 

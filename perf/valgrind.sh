@@ -11,7 +11,8 @@
 #                                        ((Ir(N) - Ir(2,000)) / (N - 2,000), start-up excluded), and the top
 #                                        functions; with NOTRACE_BUILD (a TRACE=0 build's dir, as `make callgrind`
 #                                        passes), the same replay without tracepoints compiled in and the cost of
-#                                        tracing off in per cent; against CALLGRIND_BUDGET (default 1,200)
+#                                        tracing off in per cent; the same frames as v2 CAN batch frames
+#                                        (tests/tools/v2_replay); against CALLGRIND_BUDGET (default 1,200)
 #   perf/valgrind.sh helgrind  [BUILD]   every BUILD/tests/test_mt_* under helgrind with tests/helgrind.supp
 #                                        (HELGRIND_SKIP=REGEX leaves some out, e.g. test_mt_ring_stress in CI)
 #
@@ -102,12 +103,16 @@ memcheck() {
 }
 
 # callgrind_run N [V2XD TAG]: prints total Ir of v2xd (default $BUILD/bin/v2xd) reading an N-frame replay file to
-# its end; the profile is $OUT/callgrind-N[-TAG].out.
+# its end; the profile is $OUT/callgrind-N[-TAG].out.  TAG v2: the same frames as v2 CAN batch frames (v2_replay).
 callgrind_run() {
 	local n=$1 bin=${2:-$BUILD/bin/v2xd} tag=${3:+-$3}
 	local dir=$work/cg-$1$tag
 	mkdir -p "$dir/out"
-	gen_lines "$n" "$dir/replay.log"
+	if [ "${3:-}" = v2 ]; then
+		"$BUILD/tests/tools/v2_replay" "$n" "$dir/replay.log" || fail "v2_replay failed"
+	else
+		gen_lines "$n" "$dir/replay.log"
+	fi
 	LD_PRELOAD="$work/align64.so" valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$n$tag.out" \
 		"$bin" --can-dev "$dir/replay.log" --out "$dir/out" --status-s 0 2>"$dir/v2xd.log" &
 	local pid=$!
@@ -162,12 +167,23 @@ callgrind() {
 		notrace="$notrace notrace_marginal_ir_per_frame=$marg_nt tracing_off_marginal_cost_pct=$(awk -v t="$marg" -v u="$marg_nt" 'BEGIN { printf "%.2f", (t - u) * 100 / u }')"
 		notrace="$notrace notrace_startup_ir=$ir_nt_small"
 	fi
+	# The same frames in the v2 protocol (CAN batch frames of 5, what the bridge sends at bus rate): the v2 receive
+	# path (COBS, CRC, batch unpacking) instead of the legacy text parser, everything after it alike.
+	local v2=""
+	if [ -x "$BUILD/tests/tools/v2_replay" ]; then
+		local ir_v2 ir_v2_small
+		ir_v2_small=$(callgrind_run $small "$BUILD/bin/v2xd" v2) || exit 1
+		ir_v2=$(callgrind_run "$n" "$BUILD/bin/v2xd" v2) || exit 1
+		v2="v2_ir_per_frame=$(awk -v a="$ir_v2" -v s="$(shim_ir "$OUT/callgrind-$n-v2.out")" -v n="$n" 'BEGIN { printf "%.0f", (a - s) / n }')"
+		v2="$v2 v2_marginal_ir_per_frame=$(awk -v a="$ir_v2" -v b="$ir_v2_small" -v n="$n" -v s="$small" 'BEGIN { printf "%.0f", (a - b) / (n - s) }')"
+		callgrind_annotate "$OUT/callgrind-$n-v2.out" 2>/dev/null | head -45 >"$OUT/callgrind-$n-v2.top.txt"
+	fi
 	local budget=${CALLGRIND_BUDGET:-1200}
 	echo "VALGRIND callgrind frames=$n total_ir=$ir shim_ir=$shim" \
 		"ir_per_frame=$(awk -v v="$per_frame" 'BEGIN { printf "%.0f", v }')" \
 		"marginal_ir_per_frame=$(awk -v a="$ir" -v b="$ir_small" -v n="$n" -v s="$small" 'BEGIN { printf "%.0f", (a - b) / (n - s) }')" \
 		"budget=$budget within_budget=$(awk -v v="$per_frame" -v b="$budget" 'BEGIN { print (v <= b) ? 1 : 0 }')" \
-		$notrace "startup_ir=$ir_small (the $small-frame run)"
+		$notrace $v2 "startup_ir=$ir_small (the $small-frame run)"
 }
 
 helgrind() {
