@@ -492,9 +492,12 @@ static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_
 	if (!CSV__FAST_LE || (f->id & (CAN_RTR_FLAG | CAN_ERR_FLAG)) || f->dlc > 9)
 		return 0;
 	if (ns >= 1000000000u) {
-		if (rec->rx_real_ns < 1000000000000000000LL) /* seconds of fewer than 10 digits, or negative */
+		/* Seconds of fewer than 10 digits, negative times, and the last second before 2^63 ns (2262-04-11):
+		 * one by one.  Never caching that second keeps every negative time (2^63 and up as unsigned) at least
+		 * 1.8 s away from the cached second, so the unsigned difference above cannot match one. */
+		if (rec->rx_real_ns < 1000000000000000000LL || rec->rx_real_ns >= 9223372036000000000LL)
 			return 0;
-		uint64_t sec = (uint64_t)rec->rx_real_ns / 1000000000u; /* < 9.3e9: 10 digits */
+		uint64_t sec = (uint64_t)rec->rx_real_ns / 1000000000u; /* 10 digits */
 		csv__ctx_second(ctx, sec);
 		ns = (uint64_t)rec->rx_real_ns - ctx->sec_base_ns;
 	}

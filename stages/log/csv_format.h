@@ -106,7 +106,8 @@ size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifnam
  * sizes).  ctx: caller-owned, one thread, csv_can_ctx_init() first.
  *
  * Fast path (little-endian hosts): data and extended frames stamped at or after 2001-09-09 (seconds of 10 digits);
- * remote and error frames, earlier (or negative) times and dlc above 9 take the one-by-one formatters.
+ * remote and error frames, earlier (or negative) times, the last second an int64 of ns holds (2262-04-11) and dlc
+ * above 9 take the one-by-one formatters.
  */
 struct csv_can_seq {
 	uint64_t seq;          /* the value whose text is in text */

@@ -641,6 +641,351 @@ static void test_can_lines_equal_separate_formatters(void **state)
 	assert_int_equal(n, 2 * 8 * 7 * 9);
 }
 
+/*
+ * ---- csv_can_lines' fast path against the specification ----
+ *
+ * The expected lines are made with snprintf from the formats' definitions (csv_format.h, the legacy %.6f / %.1f
+ * columns, can-utils' candump -l), independently of csv_format.c.  Buffers are exactly the sizes the header asks
+ * for, followed by a guard that must stay untouched (the fast path stores whole words past a line's end).
+ */
+#define GUARD 64
+#define GUARD_BYTE 0x5A
+
+/* ",lat,lon,alt,speed,valid" as the legacy columns give them; ",,,,,0" before the first fix. */
+static void spec_gps(char *buf, size_t size, const struct gps_fix *fix)
+{
+	char lat[64] = "", lon[64] = "", alt[64] = "", spd[64] = "";
+
+	if (!fix) {
+		snprintf(buf, size, ",,,,,0");
+		return;
+	}
+	if (fix->have & GPS_HAVE_POS) {
+		snprintf(lat, sizeof(lat), "%.6f", fix->lat_deg);
+		snprintf(lon, sizeof(lon), "%.6f", fix->lon_deg);
+	}
+	if (fix->have & GPS_HAVE_ALT)
+		snprintf(alt, sizeof(alt), "%.1f", fix->alt_m);
+	if (fix->have & GPS_HAVE_SPEED)
+		snprintf(spd, sizeof(spd), "%.1f", fix->speed_kmh);
+	int n = snprintf(buf, size, ",%s,%s,%s,%s,%d", lat, lon, alt, spd, fix->valid ? 1 : 0);
+	assert_true(n > 0 && (size_t)n < size);
+}
+
+static void spec_id(char *buf, size_t size, uint32_t id)
+{
+	if (id & CAN_ERR_FLAG)
+		snprintf(buf, size, "%08X", id & (CAN_EFF_MASK | CAN_ERR_FLAG));
+	else if (id & CAN_EFF_FLAG)
+		snprintf(buf, size, "%08X", id & CAN_EFF_MASK);
+	else
+		snprintf(buf, size, "%03X", id & CAN_SFF_MASK);
+}
+
+static int is_remote(uint32_t id)
+{
+	return (id & CAN_RTR_FLAG) && !(id & CAN_ERR_FLAG);
+}
+
+static size_t spec_row(char *buf, size_t size, const struct rx_record *r, const struct gps_fix *fix)
+{
+	const struct can_frame_data *f = &r->u.can;
+	char id[16], hex[64] = "", gps[320], dev[32] = "";
+	uint64_t a = r->rx_real_ns < 0 ? (uint64_t)0 - (uint64_t)r->rx_real_ns : (uint64_t)r->rx_real_ns;
+
+	spec_id(id, sizeof(id), f->id);
+	if (is_remote(f->id)) {
+		strcpy(hex, "R");
+	} else {
+		for (int i = 0; i < f->dlc && i < 8; i++)
+			snprintf(hex + strlen(hex), sizeof(hex) - strlen(hex), "%s%02X", i ? " " : "", f->data[i]);
+	}
+	spec_gps(gps, sizeof(gps), fix);
+	if (r->flags & REC_F_DEV_TIME)
+		snprintf(dev, sizeof(dev), "%llu", (unsigned long long)r->dev_time_us);
+	int n = snprintf(buf, size, "%s%llu.%09llu,%s,%u,%s,%s%s,%llu,%s\n", r->rx_real_ns < 0 ? "-" : "",
+			 (unsigned long long)(a / NS), (unsigned long long)(a % NS), id, f->dlc, hex, hex, gps,
+			 (unsigned long long)r->seq, dev);
+	assert_true(n > 0 && (size_t)n < size);
+	return (size_t)n;
+}
+
+static size_t spec_dump(char *buf, size_t size, const struct rx_record *r, const char *ifname)
+{
+	const struct can_frame_data *f = &r->u.can;
+	char id[16], data[64] = "";
+	uint64_t a = r->rx_real_ns < 0 ? 0 : (uint64_t)r->rx_real_ns; /* candump has no negative times */
+
+	spec_id(id, sizeof(id), f->id);
+	if (is_remote(f->id)) {
+		strcpy(data, "R");
+		if (f->dlc > 0 && f->dlc <= 8)
+			snprintf(data + 1, sizeof(data) - 1, "%X", f->dlc);
+	} else {
+		for (int i = 0; i < f->dlc && i < 8; i++)
+			snprintf(data + 2 * i, sizeof(data) - 2 * (size_t)i, "%02X", f->data[i]);
+	}
+	int n = snprintf(buf, size, "(%010llu.%06llu) %s %s#%s\n", (unsigned long long)(a / NS),
+			 (unsigned long long)(a % NS / 1000), ifname, id, data);
+	assert_true(n > 0 && (size_t)n < size);
+	return (size_t)n;
+}
+
+static void expect_guard(const char *g)
+{
+	for (int i = 0; i < GUARD; i++)
+		assert_int_equal((unsigned char)g[i], GUARD_BYTE);
+}
+
+/* seq values the incremental conversion must get right: carries, new digits, zero, the largest. */
+static const uint64_t special_seqs[] = {0, 1, 9, 10, 99, 100, 999, 1000, 99999999, 100000000, 999999999999ull,
+					10000000000000000000ull, UINT64_MAX - 1, UINT64_MAX, 12345678901234567890ull};
+static const uint64_t dev_times[] = {0, 7, 99999999, 100000000, 1234567890123ull, 9999999999999999ull,
+				     10000000000000000ull, UINT64_MAX};
+
+/* The GPS state for step k of a stream: none yet, full fixes that change, one without altitude, extreme values. */
+static const struct gps_fix *gps_step(unsigned k, struct gps_fix *fix)
+{
+	switch (k % 6) {
+	case 0:
+		return NULL;
+	case 1:
+		*fix = full_fix(37.566535, 126.977969, 38.5, 0.0, 1);
+		return fix;
+	case 2:
+		*fix = full_fix(37.566536, 126.977969, 38.5, 12.25, 1);
+		return fix;
+	case 3:
+		*fix = full_fix(48.1, -11.5, 0, 0, 0);
+		fix->have = GPS_HAVE_POS;
+		return fix;
+	case 4:
+		*fix = full_fix(-999999999999999.9, 999999999999999.9, -999999999999999.9, 999999999999999.9, 1);
+		return fix;
+	default:
+		*fix = full_fix(-0.0000005, 0.0000015, -0.05, 0.15, 0);
+		return fix;
+	}
+}
+
+static void test_can_lines_fast_path_against_spec(void **state)
+{
+	(void)state;
+	static const int64_t times[] = {
+		999999999LL * NS + 999999999LL, /* 9-digit seconds: one-by-one */
+		1000000000LL * NS,              /* the first 10-digit second */
+		1000000000LL * NS + 999999999LL,
+		1700000000LL * NS + 5,
+		1700000000LL * NS + 999999999LL,
+		1700000001LL * NS,              /* next second */
+		1700000000LL * NS + 7,          /* back to an earlier second */
+		1700000000LL * NS + 100000000LL,
+		9223372035LL * NS + 999999999LL, /* the latest second the fast path keeps */
+		INT64_MIN,                      /* as unsigned, 1.85 s after that second: must not look like it */
+		INT64_MAX,                      /* 9223372036.854775807: the largest, still 10 digits */
+		-1, 0, 42, -1500000000LL,
+	};
+	static const uint32_t ids[] = {0x000, 0x155, 0x7FF, 0x955, CAN_EFF_FLAG, CAN_EFF_FLAG | 0x1FFFFFFF,
+				       CAN_EFF_FLAG | 0x18DAF110, CAN_RTR_FLAG | 0x123, CAN_EFF_FLAG | CAN_RTR_FLAG | 0x1ABCDE,
+				       CAN_ERR_FLAG | 0x4, CAN_ERR_FLAG | CAN_EFF_FLAG | CAN_RTR_FLAG | 0x1FFFFFFF};
+	static const uint8_t dlcs[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15};
+	static const char *const ifnames[] = {"can0", "abcdefghijklmno"};
+	unsigned frames = 0;
+
+	for (int w = 0; w < 2; w++) {
+		struct csv_can_ctx ctx;
+		struct csv_gps_suffix gs;
+		uint64_t seq[6] = {0, 0, 0, 0, 0, 0};
+		size_t dump_size = CANDUMP_LINE_MAX + 16;
+		csv_can_ctx_init(&ctx, ifnames[w]);
+		csv_gps_suffix_init(&gs);
+		for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++) {
+			struct gps_fix fix;
+			const struct gps_fix *g = gps_step((unsigned)t, &fix);
+			csv_gps_suffix_update(&gs, g);
+			for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+				for (size_t k = 0; k < sizeof(dlcs); k++, frames++) {
+					struct rx_record r;
+					memset(&r, 0, sizeof(r));
+					r.type = REC_CAN;
+					r.rx_real_ns = times[t];
+					r.link = frames % 6; /* six links share four seq caches */
+					/* mostly the link's next seq, now and then a jump to a special value */
+					seq[r.link] = frames % 7 == 3 ? special_seqs[frames / 7 % 15] : seq[r.link] + 1;
+					r.seq = seq[r.link];
+					if (frames % 3) {
+						r.flags = REC_F_DEV_TIME;
+						r.dev_time_us = dev_times[frames % 8];
+					}
+					r.u.can.id = ids[i];
+					r.u.can.dlc = dlcs[k];
+					for (int b = 0; b < 8; b++) /* bytes past dlc stay zero (record.h) */
+						r.u.can.data[b] = b < dlcs[k] ? (uint8_t)(0x37 * b + frames) : 0;
+					char row[CSV_CAN_ROW_MAX + GUARD], dump[CANDUMP_LINE_MAX + 16 + GUARD];
+					char want_row[512], want_dump[512];
+					size_t rl, dl;
+					memset(row, GUARD_BYTE, sizeof(row));
+					memset(dump, GUARD_BYTE, sizeof(dump));
+					csv_can_lines(&ctx, &r, &gs, row, &rl, dump, &dl);
+					size_t wrl = spec_row(want_row, sizeof(want_row), &r, g);
+					size_t wdl = spec_dump(want_dump, sizeof(want_dump), &r, ifnames[w]);
+					if (rl != wrl || memcmp(row, want_row, wrl) != 0)
+						fail_msg("row of frame %u:\n got  %.*s want %.*s", frames, (int)rl, row,
+							 (int)wrl, want_row);
+					if (dl != wdl || memcmp(dump, want_dump, wdl) != 0)
+						fail_msg("candump line of frame %u:\n got  %.*s want %.*s", frames, (int)dl,
+							 dump, (int)wdl, want_dump);
+					expect_guard(row + CSV_CAN_ROW_MAX);
+					expect_guard(dump + dump_size);
+					/* the one-by-one formatters give the same text */
+					assert_int_equal(csv_can_row(row, CSV_CAN_ROW_MAX, &r, &gs), wrl);
+					assert_memory_equal(row, want_row, wrl);
+					assert_int_equal(candump_line(dump, sizeof(dump), r.rx_real_ns, ifnames[w], &r.u.can), wdl);
+					assert_memory_equal(dump, want_dump, wdl);
+				}
+			}
+		}
+	}
+	assert_int_equal(frames, 2 * 15 * 11 * 11);
+}
+
+/* Every seq from 0 to 1,200,000 in order on one link (each carry of the incremental conversion), then 2^64 - 3 up. */
+static void test_can_lines_seq_every_carry(void **state)
+{
+	(void)state;
+	struct csv_can_ctx ctx;
+	struct csv_gps_suffix gs;
+	struct rx_record r;
+	char row[CSV_CAN_ROW_MAX], dump[CANDUMP_LINE_MAX + 16], want[64];
+	size_t rl, dl;
+
+	csv_can_ctx_init(&ctx, "can0");
+	csv_gps_suffix_init(&gs);
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CAN;
+	r.rx_real_ns = 1700000000LL * NS;
+	r.u.can.id = 0x155;
+	for (uint64_t s = 0; s <= 1200000; s++) {
+		r.seq = s;
+		csv_can_lines(&ctx, &r, &gs, row, &rl, dump, &dl);
+		/* the row ends ",,,,,0,<seq>,\n" (no fix, no device time) */
+		int n = snprintf(want, sizeof(want), ",,,,,0,%llu,\n", (unsigned long long)s);
+		assert_true(rl > (size_t)n);
+		if (memcmp(row + rl - (size_t)n, want, (size_t)n) != 0)
+			fail_msg("seq %llu: %.*s", (unsigned long long)s, (int)rl, row);
+	}
+	for (uint64_t s = UINT64_MAX - 3; s != 0; s++) {
+		r.seq = s;
+		csv_can_lines(&ctx, &r, &gs, row, &rl, dump, &dl);
+		int n = snprintf(want, sizeof(want), ",,,,,0,%llu,\n", (unsigned long long)s);
+		assert_memory_equal(row + rl - (size_t)n, want, (size_t)n);
+	}
+	/* and after UINT64_MAX, 0 again (a restarted link): not UINT64_MAX + 1 */
+	r.seq = 0;
+	csv_can_lines(&ctx, &r, &gs, row, &rl, dump, &dl);
+	assert_memory_equal(row + rl - 10, ",,,,,0,0,\n", 10);
+}
+
+/* The longest row the fast path can make fits CSV_CAN_ROW_MAX with its word stores, and is the spec's text. */
+static void test_can_lines_longest_row_fits(void **state)
+{
+	(void)state;
+	struct csv_can_ctx ctx;
+	struct csv_gps_suffix gs;
+	struct gps_fix fix;
+	struct rx_record r;
+	char row[CSV_CAN_ROW_MAX + GUARD], dump[CANDUMP_LINE_MAX + 16 + GUARD], want[512];
+	size_t rl, dl;
+
+	csv_can_ctx_init(&ctx, "abcdefghijklmno");
+	csv_gps_suffix_init(&gs);
+	fix = full_fix(-999999999999999.9, -999999999999999.9, -999999999999999.9, -999999999999999.9, 1);
+	csv_gps_suffix_update(&gs, &fix);
+	memset(&r, 0, sizeof(r));
+	r.type = REC_CAN;
+	r.rx_real_ns = INT64_MAX;
+	r.seq = UINT64_MAX;
+	r.flags = REC_F_DEV_TIME;
+	r.dev_time_us = UINT64_MAX;
+	r.u.can.id = CAN_EFF_FLAG | 0x1FFFFFFF;
+	r.u.can.dlc = 9;
+	memset(r.u.can.data, 0xFF, 8);
+	memset(row, GUARD_BYTE, sizeof(row));
+	memset(dump, GUARD_BYTE, sizeof(dump));
+	csv_can_lines(&ctx, &r, &gs, row, &rl, dump, &dl);
+	size_t n = spec_row(want, sizeof(want), &r, &fix);
+	assert_int_equal(rl, n);
+	assert_memory_equal(row, want, n);
+	assert_true(rl <= CSV_CAN_ROW_MAX);
+	expect_guard(row + CSV_CAN_ROW_MAX);
+	n = spec_dump(want, sizeof(want), &r, "abcdefghijklmno");
+	assert_int_equal(dl, n);
+	assert_memory_equal(dump, want, n);
+	expect_guard(dump + CANDUMP_LINE_MAX + 16);
+}
+
+/* csv_can_lines_run: the lines of n frames back to back, in buffers of exactly the sizes its contract names. */
+static void test_can_lines_run_against_spec(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct csv_can_ctx ctx;
+	struct csv_gps_suffix gs;
+	struct rx_record *recs = calloc(N, sizeof(*recs));
+	size_t row_size = N * CSV_CAN_ROW_MAX, dump_size = N * (CANDUMP_LINE_MAX + 16);
+	char *row = malloc(row_size + GUARD), *dump = malloc(dump_size + GUARD);
+	char *want_row = malloc(row_size), *want_dump = malloc(dump_size);
+	struct gps_fix fix = full_fix(51.5, -0.125, 11.0, 3.5, 1);
+	size_t wr = 0, wd = 0, rb, db;
+
+	assert_non_null(recs);
+	assert_non_null(row);
+	assert_non_null(dump);
+	assert_non_null(want_row);
+	assert_non_null(want_dump);
+	csv_can_ctx_init(&ctx, "vcan1");
+	csv_gps_suffix_init(&gs);
+	csv_gps_suffix_update(&gs, &fix);
+	for (int i = 0; i < N; i++) {
+		struct rx_record *r = &recs[i];
+		r->type = REC_CAN;
+		/* 3.3 ms apart across several seconds; every 50th a 9-digit second (the one-by-one path in between) */
+		r->rx_real_ns = i % 50 == 49 ? 123456789LL * NS + i : 1699999999LL * NS + 999000000LL + 3300000LL * i;
+		r->seq = 1000 + (uint64_t)i;
+		r->link = 2;
+		r->u.can.id = i % 5 == 0 ? (CAN_EFF_FLAG | (0x10000u * (uint32_t)i + 7)) : (uint32_t)(0x100 + i);
+		if (i % 37 == 0)
+			r->u.can.id |= CAN_RTR_FLAG;
+		r->u.can.dlc = (uint8_t)(i % 9);
+		for (int b = 0; b < r->u.can.dlc; b++)
+			r->u.can.data[b] = (uint8_t)(i * 13 + b);
+		if (i % 2) {
+			r->flags = REC_F_DEV_TIME;
+			r->dev_time_us = 5000000000ull + 3300ull * (uint64_t)i;
+		}
+		wr += spec_row(want_row + wr, row_size - wr, r, &fix);
+		wd += spec_dump(want_dump + wd, dump_size - wd, r, "vcan1");
+	}
+	memset(row, GUARD_BYTE, row_size + GUARD);
+	memset(dump, GUARD_BYTE, dump_size + GUARD);
+	csv_can_lines_run(&ctx, recs, N, &gs, row, &rb, dump, &db);
+	assert_int_equal(rb, wr);
+	assert_memory_equal(row, want_row, wr);
+	assert_int_equal(db, wd);
+	assert_memory_equal(dump, want_dump, wd);
+	expect_guard(row + row_size);
+	expect_guard(dump + dump_size);
+	/* n = 0 writes nothing */
+	csv_can_lines_run(&ctx, recs, 0, &gs, row, &rb, dump, &db);
+	assert_int_equal(rb, 0);
+	assert_int_equal(db, 0);
+	free(recs);
+	free(row);
+	free(dump);
+	free(want_row);
+	free(want_dump);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +1003,10 @@ int main(void)
 		cmocka_unit_test(test_merged_nothing_received),
 		cmocka_unit_test(test_merged_values_and_words),
 		cmocka_unit_test(test_can_lines_equal_separate_formatters),
+		cmocka_unit_test(test_can_lines_fast_path_against_spec),
+		cmocka_unit_test(test_can_lines_seq_every_carry),
+		cmocka_unit_test(test_can_lines_longest_row_fits),
+		cmocka_unit_test(test_can_lines_run_against_spec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

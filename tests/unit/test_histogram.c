@@ -205,6 +205,66 @@ static void test_merge_equals_union(void **st)
 	free(e);
 }
 
+/*
+ * rt_hist_record_since (a batch's latencies, read from a field of each record) counts exactly as one rt_hist_record
+ * per value: same buckets, count, sum, min, max and overflow, into an empty histogram and into one holding values.
+ */
+struct stamped {
+	uint32_t pad;
+	uint64_t stamp_ns;
+	char more[20];
+};
+
+static void test_record_since_equals_one_by_one(void **st)
+{
+	(void)st;
+	struct rt_hist *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	enum { N = 500 };
+	struct stamped *recs = calloc(N, sizeof(*recs));
+	const uint64_t now = UINT64_C(1) << 50;
+	uint64_t x = 12345, want_min = UINT64_MAX, want_max = 0, want_sum = 0, want_over = 0;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(recs);
+	for (int i = 0; i < N; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		/* latencies from 0 to past 2^40 (overflow), the extremes included */
+		uint64_t v = i == 0 ? 0 : i == 1 ? now : i == 2 ? (UINT64_C(1) << 40) - 1 : (x >> 33) << (x % 18);
+		if (v > now)
+			v = now;
+		recs[i].stamp_ns = now - v;
+		want_min = v < want_min ? v : want_min;
+		want_max = v > want_max ? v : want_max;
+		want_sum += v;
+		want_over += v >= (UINT64_C(1) << RT_HIST_MAX_BITS);
+	}
+	for (int round = 0; round < 2; round++) {
+		rt_hist_init(a);
+		rt_hist_init(b);
+		if (round) { /* both already hold values, a larger minimum and a smaller maximum than the batch's */
+			rt_hist_record(a, 5000);
+			rt_hist_record(b, 5000);
+		}
+		for (int i = 0; i < N; i++)
+			rt_hist_record(a, now - recs[i].stamp_ns);
+		rt_hist_record_since(b, now, &recs[0].stamp_ns, sizeof(recs[0]), N);
+		rt_hist_record_since(b, now, &recs[0].stamp_ns, sizeof(recs[0]), 0); /* nothing */
+		assert_int_equal(atomic_load(&b->count), N + round);
+		assert_int_equal(atomic_load(&b->min), want_min);
+		assert_int_equal(atomic_load(&b->max), want_max);
+		assert_int_equal(atomic_load(&b->sum), want_sum + 5000u * (unsigned)round);
+		assert_int_equal(atomic_load(&b->overflow), want_over);
+		assert_true(want_over > 0);
+		for (size_t k = 0; k < RT_HIST_BUCKETS; k++)
+			assert_int_equal(atomic_load(&a->bucket[k]), atomic_load(&b->bucket[k]));
+		assert_int_equal(atomic_load(&a->count), atomic_load(&b->count));
+	}
+	free(a);
+	free(b);
+	free(recs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_empty),        cmocka_unit_test(test_all_equal),
 		cmocka_unit_test(test_uniform),      cmocka_unit_test(test_bimodal),
 		cmocka_unit_test(test_overflow),     cmocka_unit_test(test_merge_equals_union),
+		cmocka_unit_test(test_record_since_equals_one_by_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,12 +163,134 @@ static void test_seed_from_previous_snapshot(void **st)
 	free(s);
 }
 
+/*
+ * The window is a byte ring of rows * row_max bytes: whatever the row lengths (2 bytes to exactly row_max) and
+ * however they are appended (rt_snap_row one by one, rt_snap_rows in runs, a run longer than the whole ring), a
+ * snapshot holds exactly the latest `rows` rows, whole and in order, or all of them while fewer were appended.
+ */
+#define WIN_ROWS 10
+#define WIN_MAX 32
+
+/* Row i: "<i>,<filler>\n", up to WIN_MAX bytes long (lengths from "<i>,\n" to row_max itself). */
+static size_t window_row(char *buf, int i)
+{
+	size_t len = 2 + (size_t)(i * 7) % (WIN_MAX - 1); /* 2 .. 32 */
+	int n = snprintf(buf, WIN_MAX + 1, "%d,", i);
+	assert_true(n > 0);
+	if (len < (size_t)n + 1)
+		len = (size_t)n + 1;
+	memset(buf + n, 'a' + i % 26, len - 1 - (size_t)n);
+	buf[len - 1] = '\n';
+	return len;
+}
+
+static void expect_snapshot_rows(struct rt_snapshots *s, int k, const char *path, int first, int last,
+				 uint64_t *writes)
+{
+	char want[WIN_ROWS * WIN_MAX + 64], row[WIN_MAX + 1];
+	size_t wl = strlen(HEADER), len;
+
+	memcpy(want, HEADER, wl);
+	for (int i = first; i <= last; i++)
+		wl += window_row(want + wl, i);
+	rt_snap_take(s, k);
+	wait_written(s, ++*writes);
+	char *t = test_read_file(path, &len);
+	assert_non_null(t);
+	if (len != wl || memcmp(t, want, wl) != 0)
+		fail_msg("snapshot after row %d:\n%.*s\nwant\n%.*s", last, (int)len, t, (int)wl, want);
+	free(t);
+	(void)row;
+}
+
+static void test_window_latest_rows_whole(void **st)
+{
+	(void)st;
+	char dir[256], path[512], run[64 * WIN_MAX];
+	uint64_t writes = 0;
+	int next = 0;
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "snapwin"), 0);
+	snprintf(path, sizeof(path), "%s/w_snapshot.csv", dir);
+	struct rt_snapshots *s = new_snaps(dir);
+	int k = rt_snap_add(s, "w_snapshot.csv", HEADER, WIN_ROWS, WIN_MAX);
+	assert_int_equal(k, 0);
+	assert_int_equal(rt_snap_start_io(s, NULL), 0);
+	/* empty, then fewer rows than the window */
+	expect_snapshot_rows(s, k, path, 0, -1, &writes);
+	for (; next < 4; next++) {
+		size_t n = window_row(run, next);
+		rt_snap_row(s, k, run, n);
+	}
+	expect_snapshot_rows(s, k, path, 0, 3, &writes);
+	/* runs of 1 to 25 rows (a run of 25 rows of up to 32 bytes can exceed the 320-byte ring), many wraps */
+	static const int runs[] = {1, 6, 3, 10, 25, 2, 9, 11, 1, 1, 17, 4, 25, 7, 5, 13};
+	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		size_t len = 0;
+		for (int i = 0; i < runs[r]; i++)
+			len += window_row(run + len, next++);
+		if (r % 3 == 1) { /* the same rows one by one */
+			for (size_t off = 0; off < len;) {
+				size_t l = (size_t)((char *)memchr(run + off, '\n', len - off) - (run + off)) + 1;
+				rt_snap_row(s, k, run + off, l);
+				off += l;
+			}
+		} else {
+			rt_snap_rows(s, k, run, len);
+		}
+		int first = next - WIN_ROWS > 0 ? next - WIN_ROWS : 0;
+		expect_snapshot_rows(s, k, path, first, next - 1, &writes);
+	}
+	/* the latest rows fill the ring exactly (each row_max long, not at the ring's start): all of them, whole */
+	char want[WIN_ROWS * WIN_MAX + sizeof(HEADER)];
+	size_t wl = strlen(HEADER);
+	memcpy(want, HEADER, wl);
+	for (int i = 0; i < WIN_ROWS; i++) {
+		memset(run + i * WIN_MAX, 'A' + i, WIN_MAX - 1);
+		run[i * WIN_MAX + WIN_MAX - 1] = '\n';
+	}
+	rt_snap_rows(s, k, run, 3 * WIN_MAX);
+	rt_snap_rows(s, k, run + 3 * WIN_MAX, (WIN_ROWS - 3) * WIN_MAX);
+	memcpy(want + wl, run, WIN_ROWS * WIN_MAX);
+	wl += WIN_ROWS * WIN_MAX;
+	rt_snap_take(s, k);
+	wait_written(s, ++writes);
+	size_t len;
+	char *t = test_read_file(path, &len);
+	assert_non_null(t);
+	assert_int_equal(len, wl);
+	assert_memory_equal(t, want, wl);
+	free(t);
+	/* a row longer than row_max is cut to row_max - 1 bytes and its '\n', the rows before it stay whole */
+	memset(run, 'x', 2 * WIN_MAX);
+	rt_snap_row(s, k, run, 2 * WIN_MAX);
+	rt_snap_take(s, k);
+	wait_written(s, ++writes);
+	t = test_read_file(path, &len);
+	assert_non_null(t);
+	char cut[WIN_MAX + 1];
+	memset(cut, 'x', WIN_MAX - 1);
+	cut[WIN_MAX - 1] = '\n';
+	cut[WIN_MAX] = '\0';
+	assert_true(len > WIN_MAX);
+	assert_memory_equal(t + len - WIN_MAX, cut, WIN_MAX);
+	int lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += t[i] == '\n';
+	assert_int_equal(lines, 1 + WIN_ROWS);
+	free(t);
+	rt_snap_finish(s);
+	rt_snap_fini(s);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_busy_io_thread_skips_never_waits),
 		cmocka_unit_test(test_error_episode_and_recovery),
 		cmocka_unit_test(test_seed_from_previous_snapshot),
+		cmocka_unit_test(test_window_latest_rows_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
