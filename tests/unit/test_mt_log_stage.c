@@ -220,11 +220,156 @@ static void test_one_input_closed_does_not_spin(void **st)
 	free(ls);
 }
 
+/*
+ * Records of two links, one long run then interleaved in short runs, remote frames among them and a GPS fix in the middle, all
+ * queued before the log thread starts (so it takes them in large batches): can_data.csv and the candump log hold
+ * every frame once, in ring order, and the GPS columns are empty up to the fix and the fix's from the next frame
+ * on (facts: can_data's gps columns are the fix current when the frame arrived).  Once with the default buffers
+ * (each run formatted in place at once) and once with 8 KiB buffers, where a run's reservation does not fit and
+ * the frames go one by one.
+ */
+#define RUN_RECS 1000
+#define RUN_GPS_AT 500
+
+/* Frame i's link: one long run of link 0, then runs of 3 frames alternating between links 0 and 1. */
+static uint32_t link_of(int i)
+{
+	return i < 300 ? 0 : (uint32_t)(i / 3 % 2);
+}
+
+static void run_links_and_gps(size_t buffer_bytes)
+{
+	char dir[256], path[512];
+	struct log_stage *ls = test_zalloc_aligned(sizeof(*ls));
+	struct rt_waiter *w = test_zalloc_aligned(sizeof(*w));
+	struct ring *rec_ring = test_zalloc_aligned(sizeof(*rec_ring));
+	struct log_stage_conf conf;
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "logruns"), 0);
+	log_stage_conf_init(&conf);
+	snprintf(conf.out_dir, sizeof(conf.out_dir), "%s", dir);
+	snprintf(conf.ifname, sizeof(conf.ifname), "vcan3");
+	conf.buffer_bytes = buffer_bytes;
+	conf.snapshot_rows = 20;
+	assert_int_equal(rt_waiter_init(w, RT_WAIT_SLEEP, 0), 0);
+	assert_int_equal(ring_init(rec_ring, "can_rx->log", sizeof(struct rx_record), 1024, w), 0);
+	struct ring *ins[1] = {rec_ring};
+	assert_int_equal(log_stage_init(ls, &conf, ins, NULL, 1, w, NULL), 0);
+	uint64_t seq[2] = {0, 0};
+	for (int i = 0; i < RUN_RECS; i++) {
+		struct rx_record r;
+		memset(&r, 0, sizeof(r));
+		r.rx_mono_ns = rt_mono_ns();
+		r.rx_real_ns = 1700000000LL * 1000000000LL + (int64_t)i * 1000000;
+		r.link = link_of(i);
+		r.seq = ++seq[r.link];
+		if (i == RUN_GPS_AT) {
+			r.type = REC_GPS;
+			r.u.gps.lat_deg = 48.1;
+			r.u.gps.lon_deg = 11.5;
+			r.u.gps.valid = 1;
+			r.u.gps.have = GPS_HAVE_POS;
+		} else {
+			r.type = REC_CAN;
+			r.u.can.id = 0x100 + (uint32_t)i % 0x100;
+			if (i % 97 == 0)
+				r.u.can.id |= CAN_RTR_FLAG;
+			r.u.can.dlc = (uint8_t)(i % 9);
+			for (int b = 0; b < r.u.can.dlc; b++)
+				r.u.can.data[b] = (uint8_t)(i + b);
+		}
+		assert_int_equal(ring_push_all(rec_ring, &r, 1, RT_NS_PER_SEC), 1);
+	}
+	ring_close(rec_ring);
+	struct rt_thread t_log;
+	struct rt_thread_conf tc;
+	rt_thread_conf_init(&tc, "t-log");
+	assert_int_equal(rt_thread_start(&t_log, &tc, log_stage_thread, ls), 0);
+	rt_thread_join(&t_log);
+	assert_int_equal(rt_counter_get(&ls->ctr.in), RUN_RECS);
+	assert_int_equal(log_stage_fini(ls), 0);
+
+	/* can_data.csv: row k is frame k (the GPS record skipped): its id, its link's seq, the GPS columns */
+	size_t len;
+	snprintf(path, sizeof(path), "%s/can_data.csv", dir);
+	char *csv = test_read_file(path, &len);
+	assert_non_null(csv);
+	char *p = csv + strlen(CSV_CAN_DATA_HEADER);
+	assert_memory_equal(csv, CSV_CAN_DATA_HEADER, strlen(CSV_CAN_DATA_HEADER));
+	uint64_t want_seq[2] = {0, 0};
+	for (int i = 0; i < RUN_RECS; i++) {
+		uint32_t link = link_of(i);
+		++want_seq[link];
+		if (i == RUN_GPS_AT)
+			continue;
+		char *nl = memchr(p, '\n', (size_t)(csv + len - p));
+		assert_non_null(nl);
+		*nl = '\0';
+		char *f[16];
+		int nf = 0;
+		for (char *q = p; nf < 16; q++) {
+			f[nf++] = q;
+			q = strchr(q, ',');
+			if (!q)
+				break;
+			*q = '\0';
+		}
+		assert_int_equal(nf, 12);
+		assert_int_equal(strtoul(f[1], NULL, 16), 0x100 + (unsigned)i % 0x100);
+		assert_int_equal(strtoull(f[10], NULL, 10), want_seq[link]);
+		assert_string_equal(f[3], i % 97 == 0 ? "R" : f[4]);
+		assert_string_equal(f[5], i < RUN_GPS_AT ? "" : "48.100000");
+		assert_string_equal(f[6], i < RUN_GPS_AT ? "" : "11.500000");
+		assert_string_equal(f[9], i < RUN_GPS_AT ? "0" : "1");
+		p = nl + 1;
+	}
+	assert_ptr_equal(p, csv + len);
+	free(csv);
+
+	/* the candump log (can_<start>.log, the only .log file): one line per frame, in order, with the ifname */
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "ls %s/can_*.log", dir);
+	FILE *ls_out = popen(cmd, "r");
+	assert_non_null(ls_out);
+	assert_non_null(fgets(path, sizeof(path), ls_out));
+	pclose(ls_out);
+	path[strcspn(path, "\n")] = '\0';
+	char *dump = test_read_file(path, &len);
+	assert_non_null(dump);
+	p = dump;
+	for (int i = 0; i < RUN_RECS; i++) {
+		if (i == RUN_GPS_AT)
+			continue;
+		char want[64];
+		int n = snprintf(want, sizeof(want), "(1700000000.%06d) vcan3 %03X#", i * 1000 % 1000000,
+				 0x100 + (unsigned)i % 0x100);
+		char *nl = memchr(p, '\n', (size_t)(dump + len - p));
+		assert_non_null(nl);
+		assert_memory_equal(p, want, (size_t)n);
+		p = nl + 1;
+	}
+	assert_ptr_equal(p, dump + len);
+	free(dump);
+	ring_fini(rec_ring);
+	rt_waiter_fini(w);
+	free(rec_ring);
+	free(w);
+	free(ls);
+}
+
+static void test_runs_of_links_and_gps_in_order(void **st)
+{
+	(void)st;
+	run_links_and_gps(0);        /* default buffers: each run formatted in place at once */
+	run_links_and_gps(8u << 10); /* 8 KiB: a long run does not fit its reservation, frames go one by one */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_producers_order_and_drain),
 		cmocka_unit_test(test_one_input_closed_does_not_spin),
+		cmocka_unit_test(test_runs_of_links_and_gps_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
