@@ -445,6 +445,7 @@ void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname)
 		n = sizeof(ctx->ifname) - 1;
 	memcpy(ctx->ifname, ifname, n);
 	ctx->if_len = (uint8_t)n;
+	memcpy(ctx->hex3, csv__hex3, sizeof(ctx->hex3));
 	memcpy(ctx->dump_mid, ") ", 2);
 	memcpy(ctx->dump_mid + 2, ifname, n);
 	ctx->dump_mid[2 + n] = ' ';
@@ -453,32 +454,49 @@ void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname)
 	csv__ctx_second(ctx, 1000000000u);
 	for (int i = 0; i < 4; i++) {
 		/* seq 0, which no record carries ("from 1"), so the first record of each link formats its seq */
-		memcpy(ctx->seq[i].text, ",0,", 3);
-		ctx->seq[i].len = 3;
+		memcpy(ctx->link[i].seq_text, ",0,", 3);
+		ctx->link[i].seq_len = 3;
 	}
 }
 
 /* ",<seq>," of rec into the link's cache: one digit incremented when seq follows the cached one (9 in 10 times). */
-static inline const struct csv_can_seq *csv__seq(struct csv_can_ctx *ctx, const struct rx_record *rec)
+static inline __attribute__((always_inline)) void csv__seq(struct csv_can_link *c, uint64_t seq)
 {
-	struct csv_can_seq *c = &ctx->seq[rec->link & 3];
-	uint64_t seq = rec->seq;
-
 	if (seq == c->seq + 1 && seq != 0) {
-		char *t = c->text + c->len - 2; /* last digit */
+		char *t = c->seq_text + c->seq_len - 2; /* last digit */
 		while (*t == '9')
 			*t-- = '0';
 		if (*t != ',') {
 			++*t;
 			c->seq = seq;
-			return c;
+			return;
 		}
 	}
 	c->seq = seq;
-	size_t n = csv__u64_words(c->text + 1, seq);
-	c->text[1 + n] = ',';
-	c->len = (uint8_t)(n + 2);
-	return c;
+	size_t n = csv__u64_words(c->seq_text + 1, seq);
+	c->seq_text[1 + n] = ',';
+	c->seq_len = (uint8_t)(n + 2);
+}
+
+/* The device time (us) in decimal: the seconds' digits from the link's cache, the 6 digits of us by look-up.
+ * Stores up to 24 bytes at p; returns the length. */
+static inline __attribute__((always_inline)) size_t csv__dev_time(char *p, struct csv_can_link *c, uint64_t us)
+{
+	uint64_t sec = us / 1000000u;
+	uint32_t frac = (uint32_t)(us - sec * 1000000u);
+
+	if (sec == 0)
+		return csv__u32_8(p, frac);
+	if (sec != c->dev_sec) {
+		c->dev_sec = sec;
+		c->dev_len = (uint8_t)csv__u64_words(c->dev_text, sec); /* at most 14 digits, 16 bytes stored */
+	}
+	memcpy(p, c->dev_text, 16);
+	p += c->dev_len;
+	uint32_t ms = frac / 1000u;
+	csv__st4(p, csv__dec3[ms]);
+	csv__st4(p + 3, csv__dec3[frac - ms * 1000u]);
+	return c->dev_len + 6u;
 }
 
 /* One frame on the fast path.  Returns 0 when the frame needs the one-by-one formatters. */
@@ -488,8 +506,10 @@ static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_
 {
 	const struct can_frame_data *f = &rec->u.can;
 	uint64_t ns = (uint64_t)rec->rx_real_ns - ctx->sec_base_ns;
+	uint32_t id = f->id;
+	unsigned dlc = f->dlc; /* read once: the stores below may alias *rec as far as the compiler knows */
 
-	if (!CSV__FAST_LE || (f->id & (CAN_RTR_FLAG | CAN_ERR_FLAG)) || f->dlc > 9)
+	if (!CSV__FAST_LE || (id & (CAN_RTR_FLAG | CAN_ERR_FLAG)) || dlc > 9)
 		return 0;
 	if (ns >= 1000000000u) {
 		/* Seconds of fewer than 10 digits, negative times, and the last second before 2^63 ns (2262-04-11):
@@ -518,8 +538,8 @@ static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_
 	d += 18 + ctx->mid_len;
 
 	/* id: ",<id>," and "<id>#" */
-	if (f->id & CAN_EFF_FLAG) {
-		uint32_t v = f->id & CAN_EFF_MASK;
+	if (id & CAN_EFF_FLAG) {
+		uint32_t v = id & CAN_EFF_MASK;
 		uint64_t w = (uint64_t)csv__hex3[v >> 24] & 0xFFFF;
 		w |= ((uint64_t)csv__hex3[(v >> 16) & 0xFF] & 0xFFFF) << 16;
 		w |= ((uint64_t)csv__hex3[(v >> 8) & 0xFF] & 0xFFFF) << 32;
@@ -532,7 +552,7 @@ static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_
 		d[8] = '#';
 		d += 9;
 	} else {
-		uint32_t v = f->id & CAN_SFF_MASK;
+		uint32_t v = id & CAN_SFF_MASK;
 		uint32_t w = (uint32_t)CSV__HC(v >> 8) | (csv__hex3[v & 0xFF] & 0xFFFF) << 8;
 		csv__st8(p, (uint64_t)',' | (uint64_t)w << 8 | (uint64_t)',' << 32);
 		p += 5;
@@ -540,34 +560,57 @@ static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_
 		d += 4;
 	}
 	/* "<dlc>," */
-	csv__st2(p, (uint16_t)('0' + f->dlc) | (uint16_t)',' << 8);
+	csv__st2(p, (uint16_t)('0' + dlc) | (uint16_t)',' << 8);
 	p += 2;
 
-	/* data: "HH HH ..." twice in the row (a comma between), "HHHH..." in the dump.  Stores are placed from the end
-	 * of the data so that the cases fall through in ascending order: each 4-byte store's NUL lands where the next
-	 * byte's store (or the comma) goes. */
-	unsigned n = f->dlc < 8 ? f->dlc : 8;
-	size_t hex_len = n ? 3 * n - 1 : 0;
-	char *re = p + 3 * n;
-	char *de = d + 2 * n;
-	const uint8_t *be = f->data + n;
-	switch (n) {
+	/* data: "HH HH ..." twice in the row (a comma between), "HHHH..." in the dump, ascending: each 4-byte store's
+	 * NUL lands where the next byte's store (or the comma) goes.  dlc 8 (most frames) in straight line; shorter
+	 * ones place the stores from the end of the data, so that the cases fall through in ascending order.  The
+	 * table is ctx's copy: addressed off ctx's register, a look-up is one load. */
+	const uint32_t *hx = ctx->hex3;
+	size_t hex_len;
+	char *de;
+	if (dlc >= 8) {
+#define CSV__PUT8(i)                                                                                                \
+	do {                                                                                                       \
+		uint32_t h_ = hx[f->data[i]];                                                                      \
+		csv__st4(p + 3 * (i), h_);                                                                         \
+		csv__st2(d + 2 * (i), (uint16_t)h_);                                                               \
+	} while (0)
+		CSV__PUT8(0);
+		CSV__PUT8(1);
+		CSV__PUT8(2);
+		CSV__PUT8(3);
+		CSV__PUT8(4);
+		CSV__PUT8(5);
+		CSV__PUT8(6);
+		CSV__PUT8(7);
+#undef CSV__PUT8
+		hex_len = 23;
+		de = d + 16;
+	} else {
+		unsigned n = dlc;
+		hex_len = n ? 3 * n - 1 : 0;
+		char *re = p + 3 * n;
+		const uint8_t *be = f->data + n;
+		de = d + 2 * n;
+		switch (n) {
 #define CSV__PUT(k)                                                                                                 \
 	do {                                                                                                       \
-		uint32_t h_ = csv__hex3[be[-(k)]];                                                                 \
+		uint32_t h_ = hx[be[-(k)]];                                                                        \
 		csv__st4(re - 3 * (k), h_);                                                                        \
 		csv__st2(de - 2 * (k), (uint16_t)h_);                                                              \
 	} while (0)
-	case 8: CSV__PUT(8); /* fallthrough */
-	case 7: CSV__PUT(7); /* fallthrough */
-	case 6: CSV__PUT(6); /* fallthrough */
-	case 5: CSV__PUT(5); /* fallthrough */
-	case 4: CSV__PUT(4); /* fallthrough */
-	case 3: CSV__PUT(3); /* fallthrough */
-	case 2: CSV__PUT(2); /* fallthrough */
-	case 1: CSV__PUT(1); /* fallthrough */
-	default: break;
+		case 7: CSV__PUT(7); /* fallthrough */
+		case 6: CSV__PUT(6); /* fallthrough */
+		case 5: CSV__PUT(5); /* fallthrough */
+		case 4: CSV__PUT(4); /* fallthrough */
+		case 3: CSV__PUT(3); /* fallthrough */
+		case 2: CSV__PUT(2); /* fallthrough */
+		case 1: CSV__PUT(1); /* fallthrough */
+		default: break;
 #undef CSV__PUT
+		}
 	}
 	de[0] = '\n';
 	*dump_len = (size_t)(de + 1 - dump);
@@ -587,11 +630,12 @@ static inline __attribute__((always_inline)) int csv__can_lines_fast(struct csv_
 	p += gps->len;
 
 	/* ",<seq>,<dev time>\n" */
-	const struct csv_can_seq *sq = csv__seq(ctx, rec);
-	memcpy(p, sq->text, 24);
-	p += sq->len;
+	struct csv_can_link *lk = &ctx->link[rec->link & 3];
+	csv__seq(lk, rec->seq);
+	memcpy(p, lk->seq_text, 24);
+	p += lk->seq_len;
 	if (rec->flags & REC_F_DEV_TIME)
-		p += csv__u64_words(p, rec->dev_time_us);
+		p += csv__dev_time(p, lk, rec->dev_time_us);
 	*p++ = '\n';
 	*row_len = (size_t)(p - row);
 	return 1;

@@ -100,7 +100,8 @@ size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifnam
  * Both lines of one CAN frame at once, for a writer that keeps both files: the can_data.csv row (as csv_can_row)
  * into row and the candump line (as candump_line) into dump, sharing their work: the seconds' digits are formatted
  * once per second (kept in ctx, for both lines), the sub-second digits once per frame for both, the hex of the data
- * once for the three places it appears, and seq incrementally from the previous frame of the link.  Sets *row_len
+ * once for the three places it appears, seq incrementally from the previous frame of the link and the device time's
+ * seconds once per second of the link.  Sets *row_len
  * and *dump_len.  row needs CSV_CAN_ROW_MAX bytes and dump CANDUMP_LINE_MAX + 16 bytes even when the lines are
  * shorter: the fast path stores whole 8- and 16-byte words and may scribble past the line's end (never past those
  * sizes).  ctx: caller-owned, one thread, csv_can_ctx_init() first.
@@ -109,10 +110,13 @@ size_t candump_line(char *buf, size_t size, int64_t t_real_ns, const char *ifnam
  * remote and error frames, earlier (or negative) times, the last second an int64 of ns holds (2262-04-11) and dlc
  * above 9 take the one-by-one formatters.
  */
-struct csv_can_seq {
-	uint64_t seq;          /* the value whose text is in text */
-	uint8_t len;           /* bytes of text used */
-	char text[31];         /* ",<seq>," (ctx-owned cache, whole 8-byte words copied) */
+struct csv_can_link {       /* per-link text caches (ctx-owned; whole words copied out of them) */
+	uint64_t seq;          /* the value whose text is in seq_text */
+	uint64_t dev_sec;      /* dev_time_us / 10^6 whose digits are in dev_text (0: none) */
+	char seq_text[24];     /* ",<seq>," */
+	char dev_text[16];     /* digits of dev_sec */
+	uint8_t seq_len, dev_len;
+	uint8_t pad[6];
 };
 struct csv_can_ctx {
 	uint64_t sec_base_ns;  /* start of the second whose digits are in row_pre and dump_pre (always >= 10^18) */
@@ -122,7 +126,8 @@ struct csv_can_ctx {
 	uint8_t mid_len;
 	uint8_t if_len;
 	char ifname[17];
-	struct csv_can_seq seq[4]; /* by link & 3 */
+	struct csv_can_link link[4]; /* by link & 3 */
+	uint32_t hex3[256];    /* "HH " of each byte value, a NUL 4th (a copy of a static table, off ctx's register) */
 };
 void csv_can_ctx_init(struct csv_can_ctx *ctx, const char *ifname);
 void csv_can_lines(struct csv_can_ctx *ctx, const struct rx_record *rec, const struct csv_gps_suffix *gps, char *row,
