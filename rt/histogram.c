@@ -36,14 +36,16 @@ void rt_hist_init(struct rt_hist *h)
 		atomic_init(&h->bucket[i], 0);
 }
 
+/*
+ * Without a branch: with shift = max(0, b - S) (b the highest set bit), value >> shift lies in [2^S, 2^(S+1)) for
+ * b >= S, so (group << S) + ((value >> shift) & (2^S - 1)) = ((shift + 1) << S) + (value >> shift) - 2^S =
+ * (shift << S) + (value >> shift); and for value < 2^(S+1) shift is 0 and that is value itself.  Or-ing in 2^S
+ * before counting leading zeros gives shift 0 below 2^(S+1) and leaves larger values' highest bit alone.
+ */
 static inline size_t hist__bucket_of(uint64_t value)
 {
-	if (value < HIST_SUB_COUNT)
-		return (size_t)value;
-	unsigned b = 63u - (unsigned)__builtin_clzll(value); /* highest set bit, >= RT_HIST_SUB_BITS */
-	unsigned shift = b - RT_HIST_SUB_BITS;
-	size_t group = (size_t)shift + 1;
-	return (group << RT_HIST_SUB_BITS) + (size_t)((value >> shift) & (HIST_SUB_COUNT - 1));
+	unsigned shift = 63u - RT_HIST_SUB_BITS - (unsigned)__builtin_clzll(value | HIST_SUB_COUNT);
+	return ((size_t)shift << RT_HIST_SUB_BITS) + (size_t)(value >> shift);
 }
 
 size_t rt_hist_bucket_of(uint64_t value)
