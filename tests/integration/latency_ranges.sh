@@ -139,6 +139,40 @@ l = m.analyse(t)["rx->logged"]
 check(lats(l) == [10, 20, 40] and (l["lost"], l["in_flight"]) == (1, 0), "batch rx, per-frame hop %s %s" %
       (lats(l), (l["lost"], l["in_flight"])))
 
+# 10. can_batch_parsed holds every record of a read: GPS fixes (gps_fix names their seqs) and status records (no
+#     event; alone between two runs of CAN frames in log_batch) are not frames; a two-record hole is a loss
+t = m.Trace()
+t.seen.update(["can_batch_parsed", "can_batch_decoded", "log_batch", "gps_fix"])
+rx_batches(t, K, [(1, 10, 0), (11, 6, 50)])                                   # records 1..16
+t.gps[7] = [5, 14]                                                            # GPS fixes at 5 and 14
+hop_batches(t, "rx->decoded", K, [(1, 10, 10, 100), (11, 16, 6, 150)])       # decode holds every record
+# CAN runs of the log: 1-4 | GPS 5 | 6-7 | status 8 | 9-10, 11 | 12, 13 lost | 14 GPS | 15-16
+hop_batches(t, "rx->logged", K, [(1, 4, 4, 200), (6, 7, 2, 210), (9, 11, 3, 220), (15, 16, 2, 230)])
+r = m.analyse(t)
+d, l = r["rx->decoded"], r["rx->logged"]
+check(t.not_frames == {"gps": 2, "single": 1}, "records not frames %s" % t.not_frames)
+check(t.frames_received == 13, "frames %d, expected 13 (16 records - 2 GPS - 1 status)" % t.frames_received)
+check(lats(d) == [100] * 8 + [100] * 5 and (d["lost"], d["in_flight"], d["without_rx"]) == (0, 0, 0),
+      "decoded with GPS/status records: %s %s" % (lats(d), (d["lost"], d["in_flight"], d["without_rx"])))
+check(lats(l) == sorted([200] * 4 + [210] * 2 + [220] * 2 + [170] + [180] * 2),
+      "logged with GPS/status records %s" % lats(l))
+check((l["lost"], l["in_flight"], l["without_rx"]) == (2, 0, 0), "logged: lost/in flight/without rx %s" %
+      ((l["lost"], l["in_flight"], l["without_rx"]),))
+out = io.StringIO()
+m.print_report(t, r, "constructed", out)
+check("2 GPS fixes (gps_fix), 1 alone between two logged runs" in out.getvalue(), "report: records not frames")
+
+# 11. a decode range holding a GPS fix and one record fewer than it spans: one frame lost inside it
+t = m.Trace()
+t.seen.update(["can_batch_parsed", "can_batch_decoded", "gps_fix"])
+rx_batches(t, K, [(1, 10, 0)])
+t.gps[7] = [5]
+hop_batches(t, "rx->decoded", K, [(1, 10, 9, 100)])
+d = m.analyse(t)["rx->decoded"]
+check((d["lost"], d["lost_inside_batches"], d["without_rx"], len(d["samples"])) == (1, 1, 0, 8),
+      "GPS in a short decode range: lost/inside/without rx/samples %s" %
+      ((d["lost"], d["lost_inside_batches"], d["without_rx"], len(d["samples"])),))
+
 # 9. nearest rank over frames with runs: 10 once, 20 997 times, 30 twice (1,000 frames)
 st = m.summarize([20, 30, 10], [997, 2, 1])
 check((st["count"], st["min"], st["p50"], st["p99"], st["p99.9"], st["max"]) == (1000, 10, 20, 20, 30, 30),
