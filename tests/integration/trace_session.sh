@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real LTTng session around real programs: v2xd on a pseudo-terminal fed with Twizy lines, and a ring overfilled
 # on purpose.  Checks with babeltrace2 that the v2x provider's events are recorded with the right counts.
-# Starts lttng-sessiond if none runs (and stops it again), uses a unique session name, destroys it afterwards.
+# Starts lttng-sessiond if none runs (and stops that daemon again once no session remains), uses a unique session
+# name, destroys it afterwards.
 set -u
 BUILD=${V2X_BUILD:-build}
 BIN=$BUILD/bin/v2xd
@@ -13,14 +14,15 @@ nm -C "$BIN" 2>/dev/null | grep -q lttng_ust_tracepoint || nm "$BIN" | grep -q '
 
 work=$(mktemp -d /tmp/v2x-trace-XXXXXX)
 session="v2x-test-$$-$RANDOM"
-started_sessiond=0
+sessiond_pid=
 v2xd_pid=
 cleanup() {
 	[ -n "$v2xd_pid" ] && kill -9 "$v2xd_pid" 2>/dev/null
 	lttng destroy "$session" >/dev/null 2>&1
-	if [ "$started_sessiond" = 1 ]; then
-		pkill -x lttng-sessiond 2>/dev/null
-		for _ in $(seq 50); do pgrep -x lttng-sessiond >/dev/null || break; sleep 0.1; done
+	# Only the daemon this test started, and only when nobody else's session uses it (tests run in parallel).
+	if [ -n "$sessiond_pid" ] && ! lttng list 2>/dev/null | grep -q '^ *[0-9]*) '; then
+		kill "$sessiond_pid" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$sessiond_pid" 2>/dev/null || break; sleep 0.1; done
 	fi
 	rm -rf "$work"
 }
@@ -28,7 +30,8 @@ trap cleanup EXIT
 
 if ! pgrep -x lttng-sessiond >/dev/null; then
 	lttng-sessiond --daemonize || fail "cannot start lttng-sessiond"
-	started_sessiond=1
+	sessiond_pid=$(cat /var/run/lttng/lttng-sessiond.pid 2>/dev/null)
+	[ "$(cat /proc/"$sessiond_pid"/comm 2>/dev/null)" = lttng-sessiond ] || sessiond_pid=
 fi
 lttng create "$session" --output "$work/trace" >/dev/null || fail "lttng create"
 lttng enable-channel -u chan --subbuf-size 1M --num-subbuf 8 --session "$session" >/dev/null || fail "enable-channel"
