@@ -45,29 +45,24 @@ void decode_stage_fini(struct decode_stage *st)
 	rcu_pub_fini(&st->pub);
 }
 
-static void count_result(struct decode_stage *st, const struct decode_result *res)
-{
-	if (res->invalid[DEC_INV_RANGE])
-		rt_count(&st->ctr.dropped[DECODE_DROP_RANGE], res->invalid[DEC_INV_RANGE]);
-	if (res->invalid[DEC_INV_SHORT_DLC])
-		rt_count(&st->ctr.dropped[DECODE_DROP_SHORT_DLC], res->invalid[DEC_INV_SHORT_DLC]);
-	if (res->invalid[DEC_INV_GATED])
-		rt_count(&st->ctr.dropped[DECODE_DROP_GATED], res->invalid[DEC_INV_GATED]);
-	if (!res->known_id)
-		rt_count(&st->ctr.dropped[DECODE_DROP_UNKNOWN_ID], 1);
-}
+/* What a batch did: its CAN frames' counts (added to the live state and the drop counters once per batch), and where
+   the current run of one link's records started (can_batch_decoded, once per run). */
+struct decode__batch {
+	struct decode_tally t;
+	uint64_t run_n, run_ninvalid;     /* t.n and t.ninvalid when the run started */
+};
 
-void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec)
+static inline void decode__record(struct decode_stage *st, const struct rx_record *rec, struct decode__batch *b)
 {
-	struct decode_result res;
+	uint64_t ninvalid;
+	unsigned n;
 
 	switch (rec->type) {
 	case REC_CAN:
-		decoder_frame(st->dec, &rec->u.can, (int64_t)rec->rx_mono_ns, &res);
-		vstate_apply(&st->live, st->dec, &res, rec->rx_real_ns, rec->rx_mono_ns, rec->seq);
-		count_result(st, &res);
-		V2X_TP(can_signals_decoded, rec->link, rec->u.can.id, rec->seq, res.n,
-		       res.invalid[DEC_INV_RANGE] + res.invalid[DEC_INV_SHORT_DLC] + res.invalid[DEC_INV_GATED]);
+		ninvalid = b->t.ninvalid;
+		n = decoder_frame_apply(st->dec, &rec->u.can, (int64_t)rec->rx_mono_ns, &st->live, rec->rx_real_ns, &b->t);
+		vstate_frame_applied(&st->live, rec->rx_real_ns, rec->rx_mono_ns, rec->seq);
+		V2X_TP(can_signals_decoded, rec->link, rec->u.can.id, rec->seq, n, (uint32_t)(b->t.ninvalid - ninvalid));
 		break;
 	case REC_GPS:
 		vstate_apply_gps(&st->live, &rec->u.gps, rec->rx_real_ns, rec->seq);
@@ -79,7 +74,52 @@ void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec)
 	default:
 		break;
 	}
+}
+
+/* The run recs[first .. end - 1] of one link is applied. */
+static inline void decode__run_end(const struct rx_record *recs, size_t first, size_t end, struct decode__batch *b)
+{
+	V2X_TP(can_batch_decoded, recs[first].link, recs[first].seq, recs[end - 1].seq, (uint32_t)(end - first),
+	       (uint32_t)(b->t.n - b->run_n), (uint32_t)(b->t.ninvalid - b->run_ninvalid));
+	b->run_n = b->t.n;
+	b->run_ninvalid = b->t.ninvalid;
+}
+
+static const enum decode_drop decode_drop_of[DEC_INV__COUNT] = {
+	[DEC_INV_RANGE] = DECODE_DROP_RANGE,
+	[DEC_INV_SHORT_DLC] = DECODE_DROP_SHORT_DLC,
+	[DEC_INV_GATED] = DECODE_DROP_GATED,
+};
+
+void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *recs, size_t n)
+{
+	struct decode__batch b;
+	size_t run = 0;
+
+	if (n == 0)
+		return;
+	memset(&b, 0, sizeof(b));
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].link != recs[run].link) {
+			decode__run_end(recs, run, i, &b);
+			run = i;
+		}
+		decode__record(st, &recs[i], &b);
+	}
+	decode__run_end(recs, run, n, &b);
+	vstate_add_tally(&st->live, &b.t);
+	if (b.t.ninvalid)
+		for (int i = 0; i < DEC_INV__COUNT; i++)
+			if (b.t.invalid[i])
+				rt_count(&st->ctr.dropped[decode_drop_of[i]], b.t.invalid[i]);
+	if (b.t.unknown_ids)
+		rt_count(&st->ctr.dropped[DECODE_DROP_UNKNOWN_ID], b.t.unknown_ids);
 	st->dirty = 1;
+}
+
+void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec)
+{
+	decode_stage_apply_batch(st, rec, 1);
 }
 
 static void publish(struct decode_stage *st, uint64_t now)
@@ -139,8 +179,7 @@ void *decode_stage_thread(void *arg)
 			(void)ring_wait(st->in, (int64_t)st->tick_ns);
 			continue;
 		}
-		for (size_t i = 0; i < n; i++)
-			decode_stage_apply(st, &recs[i]);
+		decode_stage_apply_batch(st, recs, n);
 		rt_count(&st->ctr.in, n);
 		now = rt_mono_ns();
 		rt_hist_record(&st->rx_to_decoded_ns, now - recs[0].rx_mono_ns);

@@ -83,7 +83,12 @@ void decode_stage_fini(struct decode_stage *st);
 /* The thread body (arg: struct decode_stage *).  Registers itself with RCU.  Returns NULL. */
 void *decode_stage_thread(void *arg);
 
-/* Applies one record to the live state (used by the thread and by tests; no publication). */
+/* Applies n records (a batch popped from the input ring) to the live state: decoded signals straight into it, the
+   drop counters once per batch, the tracepoint can_batch_decoded once per run of records of one link (and
+   can_signals_decoded per frame).  No publication.  The stage's thread (or a test owning st). */
+void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *recs, size_t n);
+
+/* decode_stage_apply_batch(st, rec, 1). */
 void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec);
 
 #endif

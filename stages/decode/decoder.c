@@ -25,18 +25,26 @@
 
 #define DEC_NO_INPUT 0xFF
 
+/* A compiled signal.  The fields the fast path reads come first (one 64-byte line for the common case). */
 struct dec_sig {
 	uint64_t mask;       /* length_bits ones */
-	double factor, offset, divisor;
-	double lo, hi;       /* valid physical range, widened by a millionth of a raw step against rounding */
-	int64_t mux_value;   /* decode only when the multiplexor's raw value is this; -1 = always */
+	uint64_t sign;       /* the sign bit (1 << (length_bits - 1)) of a signed integer, else 0: (raw ^ sign) - sign */
+	double scale;        /* divisor when use_div, else factor */
+	double offset;
+	double lo, hi;       /* valid physical range, widened by a millionth of a raw step against rounding; the whole
+	                        line (-inf, +inf) when the DBC gives none */
 	uint32_t sig;        /* decoder signal index */
+	int16_t canon;       /* enum canon_sig, -1 = not canonical */
 	uint8_t shift;       /* right shift of the (big- or little-endian) data word */
+	uint8_t motorola;    /* 1 = read the big-endian word (index into the frame's {le, be} pair) */
+	bool use_div;
+	uint8_t twz_in;      /* enum twz_in, or DEC_NO_INPUT */
+	/* the generic path only */
 	uint8_t need_dlc;    /* bytes the signal reaches into */
 	uint8_t length_bits;
-	bool motorola, is_signed, use_div, check_range;
+	bool is_signed, check_range;
 	uint8_t value_type;  /* enum dbc_value_type */
-	uint8_t twz_in;      /* enum twz_in, or DEC_NO_INPUT */
+	int64_t mux_value;   /* decode only when the multiplexor's raw value is this; -1 = always */
 };
 
 struct dec_msg {
@@ -45,6 +53,9 @@ struct dec_msg {
 	int32_t gate;           /* local index of the gate signal, -1 = none */
 	int32_t mux;            /* local index of the multiplexor, -1 = none */
 	uint32_t gate_first, n_gate; /* raw values (d->gate_raw) that gate the frame */
+	bool fast;              /* no multiplexing and every signal an integer of the fast path (decoder__message) */
+	bool twz;               /* a signal feeds a derived one (twz_in) */
+	uint8_t need_dlc;       /* the most bytes any signal of the message reaches into */
 };
 
 struct dec_info {
@@ -75,6 +86,7 @@ struct decoder {
 	int64_t *gate_raw;
 	size_t n_gate_raw;
 	struct twizy_derived td;
+	int16_t out_canon[TWZ_OUT__COUNT]; /* enum canon_sig of each derived output, -1 = none */
 };
 
 static uint32_t decoder__eff_hash(uint32_t id, unsigned bits)
@@ -137,8 +149,11 @@ static void decoder__compile_sig(struct dec_sig *c, const struct dbc_signal *s, 
 {
 	memset(c, 0, sizeof *c);
 	c->sig = index;
+	c->canon = (int16_t)canon_sig_lookup(s->name);
 	c->length_bits = (uint8_t)s->length_bits;
 	c->mask = s->length_bits == 64 ? ~0ULL : (1ULL << s->length_bits) - 1;
+	if (s->is_signed && s->value_type == DBC_VT_INT)
+		c->sign = 1ULL << (s->length_bits - 1);
 	c->motorola = s->motorola;
 	if (s->motorola) {
 		unsigned msb_pos = (7 - s->start_bit / 8) * 8 + s->start_bit % 8;
@@ -149,22 +164,30 @@ static void decoder__compile_sig(struct dec_sig *c, const struct dbc_signal *s, 
 	c->need_dlc = (uint8_t)dbc_signal_bytes_needed(s);
 	c->is_signed = s->is_signed;
 	c->value_type = s->value_type;
-	c->factor = s->factor;
+	c->scale = s->factor;
 	c->offset = s->offset;
 	double inv = 1.0 / s->factor, n = round(inv);
 	if (n != 0 && fabs(inv - n) <= 1e-9 * fabs(n)) {
 		c->use_div = true;
-		c->divisor = n;
+		c->scale = n;
 	}
 	c->check_range = !(s->min == 0 && s->max == 0);
 	double tol = fabs(s->factor) * 1e-6;
-	c->lo = s->min - tol;
-	c->hi = s->max + tol;
+	c->lo = c->check_range ? s->min - tol : -(double)INFINITY;
+	c->hi = c->check_range ? s->max + tol : (double)INFINITY;
 	c->mux_value = s->mux_value;
 	c->twz_in = DEC_NO_INPUT;
 	for (int i = 0; i < TWZ_IN__COUNT; i++)
 		if (strcmp(s->name, twizy_derived_input_name((enum twz_in)i)) == 0)
 			c->twz_in = (uint8_t)i;
+}
+
+/* Whether the fast path computes s's value exactly as the generic one: an integer read as (double)(int64_t) of
+   its sign-extended raw value, which for an unsigned signal holds up to 63 bits. */
+static bool decoder__sig_fast(const struct dbc_signal *s)
+{
+	return s->value_type == DBC_VT_INT && s->mux_value < 0 && !s->is_multiplexor &&
+	       (s->is_signed || s->length_bits < 64) && isfinite(s->factor) && isfinite(s->offset);
 }
 
 static int decoder__copy_info(struct dec_info *info, const struct dbc_signal *s)
@@ -221,6 +244,11 @@ static int decoder__build_eff(struct decoder *d)
 
 int decoder_create(struct decoder **out, const struct dbc *dbc)
 {
+	return decoder_create_flags(out, dbc, 0);
+}
+
+int decoder_create_flags(struct decoder **out, const struct dbc *dbc, unsigned flags)
+{
 	int rc = -ENOMEM;
 	struct decoder *d = calloc(1, sizeof *d);
 	if (!d)
@@ -269,9 +297,14 @@ int decoder_create(struct decoder **out, const struct dbc *dbc)
 		cm->gate = -1;
 		cm->mux = -1;
 		cm->gate_first = (uint32_t)d->n_gate_raw;
+		cm->fast = !(flags & DECODER_F_GENERIC);
 		for (size_t j = 0; j < dm->n_sigs; j++, s_index++) {
 			const struct dbc_signal *s = &dm->sigs[j];
 			decoder__compile_sig(&d->sigs[s_index], s, s_index);
+			cm->fast = cm->fast && decoder__sig_fast(s);
+			cm->twz = cm->twz || d->sigs[s_index].twz_in != DEC_NO_INPUT;
+			if (d->sigs[s_index].need_dlc > cm->need_dlc)
+				cm->need_dlc = d->sigs[s_index].need_dlc;
 			if ((rc = decoder__copy_info(&d->info[s_index], s)))
 				goto fail;
 			if (s->is_multiplexor)
@@ -292,11 +325,13 @@ int decoder_create(struct decoder **out, const struct dbc *dbc)
 			d->sff[dm->id] = (int32_t)m;
 	}
 	for (int o = 0; o < TWZ_OUT__COUNT; o++) {
+		d->out_canon[o] = -1;
 		if (d->td.out_sig[o] < 0)
 			continue;
 		struct dec_info *info = &d->info[d->td.out_sig[o]];
 		snprintf(info->name, sizeof info->name, "%s", twizy_derived_output_name((enum twz_out)o));
 		info->canon = canon_sig_lookup(info->name);
+		d->out_canon[o] = (int16_t)info->canon;
 		info->factor = 1;
 		if (!(info->unit = strdup(twizy_derived_output_unit((enum twz_out)o))))
 			goto fail;
@@ -399,30 +434,62 @@ static inline double decoder__physical(const struct dec_sig *s, uint64_t raw)
 	} else {
 		x = s->is_signed ? (double)(int64_t)raw : (double)raw;
 	}
-	return s->use_div ? x / s->divisor + s->offset : x * s->factor + s->offset;
+	return s->use_div ? x / s->scale + s->offset : x * s->scale + s->offset;
 }
 
-static void decoder__message(const struct decoder *d, const struct dec_msg *m, const struct can_frame_data *f,
-			     struct decode_result *out, struct twz_inputs *in)
-{
-	if (m->n == 0)
-		return; /* a message without signals (d->sigs may even be NULL) */
-	unsigned dlc = f->dlc > 8 ? 8 : f->dlc;
-	uint64_t word;
-	memcpy(&word, f->data, sizeof word);
-	uint64_t le = le64toh(word), be = be64toh(word);
-	const struct dec_sig *sigs = &d->sigs[m->first];
+/*
+ * Where one frame's values go: the list of a struct decode_result (res), or a struct vstate (vs) when to_vs.  The
+ * functions below are always inlined into callers that set to_vs to a constant, so each caller gets its own copy
+ * without the other's branch.  The sink's address never escapes (the derived signals' inputs are kept apart), so
+ * the compiler keeps its fields in registers.
+ */
+struct dec_sink {
+	bool to_vs;
+	struct decode_result *res;
+	struct vstate *vs;
+	int64_t real_ns;                  /* vs's time stamp */
+	unsigned n;                       /* values so far */
+	unsigned invalid[DEC_INV__COUNT];
+};
 
+#define DEC_INLINE static inline __attribute__((always_inline))
+
+DEC_INLINE void decoder__put(struct dec_sink *k, const struct dec_sig *s, double v, struct twz_inputs *in)
+{
+	if (!k->to_vs) {
+		k->res->v[k->n].sig = s->sig;
+		k->res->v[k->n].value = v;
+	} else if (s->canon >= 0) {
+		k->vs->value[s->canon] = v;
+		k->vs->t_real_ns[s->canon] = k->real_ns;
+	}
+	k->n++;
+	if (s->twz_in != DEC_NO_INPUT) {
+		in->mask |= 1u << s->twz_in;
+		in->in[s->twz_in] = v;
+	}
+}
+
+/* Whether the frame is gated: its gate signal (within dlc) has a raw value with text "ignore". */
+DEC_INLINE bool decoder__gated(const struct decoder *d, const struct dec_msg *m, const struct dec_sig *g, uint64_t le,
+			       uint64_t be)
+{
+	int64_t raw = (int64_t)decoder__raw(g, le, be);
+	bool gated = false;
+	for (uint32_t k = 0; k < m->n_gate; k++)
+		gated |= d->gate_raw[m->gate_first + k] == raw;
+	return gated;
+}
+
+/* Every rule checked per signal: multiplexing, the gate, the DLC, the value type. */
+DEC_INLINE void decoder__generic(const struct decoder *d, const struct dec_msg *m, unsigned dlc, uint64_t le,
+				 uint64_t be, struct dec_sink *k, struct twz_inputs *in)
+{
+	const struct dec_sig *sigs = &d->sigs[m->first];
 	bool gated = false;
 	if (m->gate >= 0) {
 		const struct dec_sig *g = &sigs[m->gate];
-		if (g->need_dlc > dlc) {
-			gated = true;
-		} else {
-			int64_t raw = (int64_t)decoder__raw(g, le, be);
-			for (uint32_t k = 0; k < m->n_gate; k++)
-				gated |= d->gate_raw[m->gate_first + k] == raw;
-		}
+		gated = g->need_dlc > dlc || decoder__gated(d, m, g, le, be);
 	}
 	bool mux_ok = false;
 	int64_t mux_raw = -1;
@@ -435,61 +502,158 @@ static void decoder__message(const struct decoder *d, const struct dec_msg *m, c
 		const struct dec_sig *s = &sigs[i];
 		if (s->mux_value >= 0) {
 			if (!mux_ok) {
-				out->invalid[DEC_INV_SHORT_DLC]++;
+				k->invalid[DEC_INV_SHORT_DLC]++;
 				continue;
 			}
 			if (mux_raw != s->mux_value)
 				continue;
 		}
 		if (gated && (int32_t)i != m->gate) {
-			out->invalid[DEC_INV_GATED]++;
+			k->invalid[DEC_INV_GATED]++;
 			continue;
 		}
 		if (s->need_dlc > dlc) {
-			out->invalid[DEC_INV_SHORT_DLC]++;
+			k->invalid[DEC_INV_SHORT_DLC]++;
 			continue;
 		}
 		double v = decoder__physical(s, decoder__raw(s, le, be));
 		if (s->check_range && !(v >= s->lo && v <= s->hi)) {
-			out->invalid[DEC_INV_RANGE]++;
+			k->invalid[DEC_INV_RANGE]++;
 			continue;
 		}
-		out->v[out->n].sig = s->sig;
-		out->v[out->n].value = v;
-		out->n++;
-		if (s->twz_in != DEC_NO_INPUT) {
+		decoder__put(k, s, v, in);
+	}
+}
+
+/* The fast path's signal loop (see decoder.h); twz: whether any signal of the message feeds a derived one. */
+DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end, const uint64_t w[2],
+			      struct dec_sink *k, struct twz_inputs *in, const bool twz)
+{
+	for (; s < end; s++) {
+		uint64_t raw = (w[s->motorola] >> s->shift) & s->mask;
+		double x = (double)(int64_t)((raw ^ s->sign) - s->sign);
+		double v = s->use_div ? x / s->scale + s->offset : x * s->scale + s->offset;
+		if (!(v >= s->lo && v <= s->hi)) {
+			k->invalid[DEC_INV_RANGE]++;
+			continue;
+		}
+		if (!k->to_vs) {
+			k->res->v[k->n].sig = s->sig;
+			k->res->v[k->n].value = v;
+		} else if (s->canon >= 0) {
+			k->vs->value[s->canon] = v;
+			k->vs->t_real_ns[s->canon] = k->real_ns;
+		}
+		k->n++;
+		if (twz && s->twz_in != DEC_NO_INPUT) {
 			in->mask |= 1u << s->twz_in;
 			in->in[s->twz_in] = v;
 		}
 	}
 }
 
-unsigned decoder_frame(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct decode_result *out)
+DEC_INLINE void decoder__message(const struct decoder *d, const struct dec_msg *m, const struct can_frame_data *f,
+				 struct dec_sink *k, struct twz_inputs *in)
+{
+	if (m->n == 0)
+		return; /* a message without signals (d->sigs may even be NULL) */
+	unsigned dlc = f->dlc > 8 ? 8 : f->dlc;
+	uint64_t word;
+	memcpy(&word, f->data, sizeof word);
+	const uint64_t w[2] = {le64toh(word), be64toh(word)};
+	const struct dec_sig *s = &d->sigs[m->first];
+
+	/* The fast path: every signal is within the DLC, no multiplexing, and the frame is not gated (which the gate
+	   signal alone decides).  What remains per signal is the value and its range. */
+	if (m->fast && m->need_dlc <= dlc && (m->gate < 0 || !decoder__gated(d, m, &s[m->gate], w[0], w[1]))) {
+		if (m->twz)
+			decoder__fast(s, s + m->n, w, k, in, true);
+		else
+			decoder__fast(s, s + m->n, w, k, in, false);
+		return;
+	}
+	decoder__generic(d, m, dlc, w[0], w[1], k, in);
+}
+
+DEC_INLINE const struct dec_msg *decoder__find(const struct decoder *d, uint32_t id)
+{
+	if (!(id & (CAN_EFF_FLAG | CAN_RTR_FLAG | CAN_ERR_FLAG)))
+		return id <= CAN_SFF_MASK && d->sff[id] >= 0 ? &d->msgs[d->sff[id]] : NULL;
+	return (id & CAN_ERR_FLAG) ? NULL : decoder__lookup(d, id & ~CAN_RTR_FLAG);
+}
+
+/* The derived values of the frame (or tick) after its signals, in their order. */
+DEC_INLINE void decoder__derived(const struct decoder *d, const struct twz_outputs *o, struct dec_sink *k)
+{
+	for (unsigned i = 0; i < o->n; i++) {
+		uint32_t out = o->v[i].out;
+		if (!k->to_vs) {
+			k->res->v[k->n].sig = (uint32_t)d->td.out_sig[out];
+			k->res->v[k->n].value = o->v[i].value;
+		} else if (d->out_canon[out] >= 0) {
+			k->vs->value[d->out_canon[out]] = o->v[i].value;
+			k->vs->t_real_ns[d->out_canon[out]] = k->real_ns;
+		}
+		k->n++;
+	}
+}
+
+/* Decodes f into k (whose n and invalid[] start at 0); returns whether the id is known. */
+DEC_INLINE bool decoder__frame(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct dec_sink *k)
 {
 	struct twz_inputs in;
+	bool known = false;
 	in.mask = 0;
-	out->n = 0;
+	const struct dec_msg *m = decoder__find(d, f->id);
+	if (m) {
+		known = true;
+		if (!(f->id & CAN_RTR_FLAG))
+			decoder__message(d, m, f, k, &in);
+	}
+	struct twz_outputs o;
+	o.n = 0;
+	twizy_derived_frame(&d->td, &in, t_ns, &o);
+	if (o.n)
+		decoder__derived(d, &o, k);
+	return known;
+}
+
+unsigned decoder_frame(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct decode_result *out)
+{
+	struct dec_sink k = {.to_vs = false, .res = out};
+	out->known_id = decoder__frame(d, f, t_ns, &k);
+	out->n = k.n;
 	for (int i = 0; i < DEC_INV__COUNT; i++)
-		out->invalid[i] = 0;
-	out->known_id = false;
-	if (!(f->id & CAN_ERR_FLAG)) {
-		const struct dec_msg *m = decoder__lookup(d, f->id & ~CAN_RTR_FLAG);
-		if (m) {
-			out->known_id = true;
-			if (!(f->id & CAN_RTR_FLAG))
-				decoder__message(d, m, f, out, &in);
+		out->invalid[i] = k.invalid[i];
+	return out->n;
+}
+
+unsigned decoder_frame_apply(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct vstate *s,
+			     int64_t rx_real_ns, struct decode_tally *t)
+{
+	struct dec_sink k = {.to_vs = true, .vs = s, .real_ns = rx_real_ns};
+	t->frames++;
+	t->unknown_ids += !decoder__frame(d, f, t_ns, &k);
+	t->n += k.n;
+	if (k.invalid[DEC_INV_RANGE] | k.invalid[DEC_INV_SHORT_DLC] | k.invalid[DEC_INV_GATED]) {
+		for (int i = 0; i < DEC_INV__COUNT; i++) {
+			t->invalid[i] += k.invalid[i];
+			t->ninvalid += k.invalid[i];
 		}
 	}
-	twizy_derived_frame(&d->td, &in, t_ns, out);
-	return out->n;
+	return k.n;
 }
 
 unsigned decoder_tick(struct decoder *d, int64_t t_ns, struct decode_result *out)
 {
-	out->n = 0;
+	struct twz_outputs o;
+	struct dec_sink k = {.to_vs = false, .res = out};
+	o.n = 0;
+	twizy_derived_tick(&d->td, t_ns, &o);
+	decoder__derived(d, &o, &k);
+	out->n = k.n;
 	for (int i = 0; i < DEC_INV__COUNT; i++)
 		out->invalid[i] = 0;
 	out->known_id = false;
-	twizy_derived_tick(&d->td, t_ns, out);
 	return out->n;
 }

@@ -6,6 +6,13 @@
  * looked up by CAN id through a direct 2048-entry array (11-bit ids) and a small open-addressing hash (29-bit ids).
  * Then decoder_frame() costs a lookup and a few arithmetic operations per signal, and never allocates.
  *
+ * Two paths compute the same values: a message without multiplexing whose signals are all integers (signed, or
+ * unsigned up to 63 bits) takes the fast path when the frame's DLC covers every signal and the frame is not gated:
+ * per signal one shift, mask and sign fold, the scaling and one range comparison (an absent range is (-inf, +inf)).
+ * Every other frame takes the generic path, which checks each rule per signal.  DECODER_F_GENERIC compiles a
+ * decoder that always takes the generic path (the reference the tests compare the fast path against).
+ * decoder_frame_apply() decodes straight into a struct vstate, without the intermediate array.
+ *
  * Signals are numbered 0 .. decoder_signal_count() - 1: the DBC's signals in file order (message by message), then
  * the derived signals of twizy_derived.h.  Each maps to its canonical signal (signals.h) by name, or to -1.
  *
@@ -30,6 +37,7 @@
 #include <stdint.h>
 
 #include "vehicle/record.h"
+#include "vehicle/vstate.h"
 #include "stages/decode/dbc.h"
 
 struct decoder;
@@ -55,11 +63,26 @@ struct decode_result {
 	bool known_id;                       /* the DBC describes the frame's id */
 };
 
+/* Counts of the frames decoder_frame_apply() decoded, summed over them (the caller zeroes it, e.g. per batch). */
+struct decode_tally {
+	uint64_t frames;                     /* frames decoded */
+	uint64_t n;                          /* values decoded */
+	uint64_t ninvalid;                   /* values refused: the sum of invalid[] */
+	uint64_t invalid[DEC_INV__COUNT];    /* values refused, by reason */
+	uint64_t unknown_ids;                /* frames whose id the DBC does not describe */
+};
+
+/* decoder_create_flags() flags. */
+#define DECODER_F_GENERIC 0x1u /* every frame takes the generic path (a reference for tests and benchmarks) */
+
 /* Compiles dbc into a new decoder.  Returns 0 and *out, -ENOMEM, -E2BIG when one frame of a message could yield
    more values than DECODE_MAX_VALUES leaves room for (its signals plus the derived ones), or -EINVAL when two
    signals of one message have "ignore" VAL_ entries (an ambiguous gate).  dbc is not referenced
    afterwards and may be freed.  Allocates; start-up only. */
 int decoder_create(struct decoder **out, const struct dbc *dbc);
+
+/* decoder_create() with flags (DECODER_F_GENERIC or 0).  Same returns; allocates; start-up only. */
+int decoder_create_flags(struct decoder **out, const struct dbc *dbc, unsigned flags);
 
 /* Frees d (NULL is fine). */
 void decoder_destroy(struct decoder *d);
@@ -85,6 +108,15 @@ bool decoder_knows_id(const struct decoder *d, uint32_t id);
    every valid signal of the frame, then the derived signals that this frame updated.  Returns out->n.
    No allocation, no blocking; the decoder's thread only. */
 unsigned decoder_frame(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct decode_result *out);
+
+/* Decodes one frame like decoder_frame() and, instead of listing the values, stores each one whose signal is
+   canonical into s: s->value[c] = value and s->t_real_ns[c] = rx_real_ns, in decoder_frame()'s output order, so s's
+   values end exactly as vstate_apply() of decoder_frame()'s result leaves them.  Nothing else of s is touched (the
+   frame's own fields and counters: vstate_frame_applied, vstate_add_tally).  Adds the frame's counts to *t.
+   Returns the frame's number of values (decoder_frame()'s out->n).  No allocation, no blocking; the decoder's
+   thread only. */
+unsigned decoder_frame_apply(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct vstate *s,
+			     int64_t rx_real_ns, struct decode_tally *t);
 
 /* Time passing with no frame (called periodically, same clock as decoder_frame): emits bus_online = 0 once 10 s
    passed since the last frame (or since the first tick when no frame ever came).  Returns out->n (0 or 1).

@@ -82,11 +82,11 @@ unsigned twizy_derived_max_outputs(const struct twizy_derived *td)
 	return n;
 }
 
-static void twz__emit(const struct twizy_derived *td, enum twz_out o, double value, struct decode_result *out)
+static void twz__emit(const struct twizy_derived *td, enum twz_out o, double value, struct twz_outputs *out)
 {
-	if (td->out_sig[o] < 0 || out->n >= DECODE_MAX_VALUES)
+	if (td->out_sig[o] < 0 || out->n >= TWZ_OUT__COUNT)
 		return;
-	out->v[out->n].sig = (uint32_t)td->out_sig[o];
+	out->v[out->n].out = o;
 	out->v[out->n].value = value;
 	out->n++;
 }
@@ -97,7 +97,7 @@ static bool twz__has(const struct twz_inputs *in, enum twz_in i)
 }
 
 /* The charge_phase state machine, run when charging or charge_power_req was updated. */
-static void twz__charge_phase(struct twizy_derived *td, struct decode_result *out)
+static void twz__charge_phase(struct twizy_derived *td, struct twz_outputs *out)
 {
 	int phase = td->phase;
 	if (td->have_charging && td->charging) {
@@ -118,10 +118,8 @@ static void twz__charge_phase(struct twizy_derived *td, struct decode_result *ou
 	}
 }
 
-void twizy_derived_frame(struct twizy_derived *td, const struct twz_inputs *in, int64_t t_ns, struct decode_result *out)
+void twizy_derived_update(struct twizy_derived *td, const struct twz_inputs *in, struct twz_outputs *out)
 {
-	td->have_time = true;
-	td->last_activity_ns = t_ns;
 	if (td->bus_online != 1) {
 		td->bus_online = 1;
 		twz__emit(td, TWZ_OUT_BUS_ONLINE, 1, out);
@@ -167,7 +165,7 @@ void twizy_derived_frame(struct twizy_derived *td, const struct twz_inputs *in, 
 		twz__charge_phase(td, out);
 }
 
-void twizy_derived_tick(struct twizy_derived *td, int64_t t_ns, struct decode_result *out)
+void twizy_derived_tick(struct twizy_derived *td, int64_t t_ns, struct twz_outputs *out)
 {
 	if (!td->have_time) {
 		td->have_time = true;

@@ -16,7 +16,8 @@
  *
  * Each output exists only when the DBC does not carry a signal of that name itself and carries its inputs (a direct
  * DBC `pack_voltage`, `charging` or `current` is used as input as it is).  bus_online always exists.
- * Pure logic: the decoder owns one struct twizy_derived and calls it from its own thread; no allocation.
+ * Pure logic: the decoder owns one struct twizy_derived and calls it from its own thread; no allocation.  Most
+ * frames carry no input and find the bus online: twizy_derived_frame() handles them inline with two stores.
  */
 #ifndef V2X_STAGES_DECODE_TWIZY_DERIVED_H
 #define V2X_STAGES_DECODE_TWIZY_DERIVED_H
@@ -24,7 +25,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "stages/decode/decoder.h"
 
 /* Inputs: DBC signals the derivations read, found by name. */
 enum twz_in {
@@ -58,6 +58,15 @@ struct twz_inputs {
 	double in[TWZ_IN__COUNT];
 };
 
+/* The derived values one call produced, in the order they were computed (each output at most once). */
+struct twz_outputs {
+	unsigned n;
+	struct {
+		uint32_t out;  /* enum twz_out */
+		double value;
+	} v[TWZ_OUT__COUNT];
+};
+
 struct twizy_derived {
 	int32_t out_sig[TWZ_OUT__COUNT]; /* decoder signal index of each output, -1 = not produced */
 	bool has_in[TWZ_IN__COUNT];      /* the DBC carries this input */
@@ -84,14 +93,26 @@ const char *twizy_derived_output_unit(enum twz_out out);
 void twizy_derived_init(struct twizy_derived *td, bool (*has)(void *ctx, const char *name), void *ctx,
 			uint32_t *next_sig);
 
-/* Returns how many values one call of twizy_derived_frame or twizy_derived_tick may append at most. */
+/* Returns how many values one call of twizy_derived_frame or twizy_derived_tick may produce at most (the outputs
+   that exist). */
 unsigned twizy_derived_max_outputs(const struct twizy_derived *td);
 
-/* One frame arrived at t_ns with these valid inputs: appends the derived values it updated to out
-   (within DECODE_MAX_VALUES: decoder_create leaves room). */
-void twizy_derived_frame(struct twizy_derived *td, const struct twz_inputs *in, int64_t t_ns, struct decode_result *out);
+/* The part of twizy_derived_frame() after the activity time: bus_online and the values derived from in.
+   Appends to out (out->n set by the caller). */
+void twizy_derived_update(struct twizy_derived *td, const struct twz_inputs *in, struct twz_outputs *out);
+
+/* One frame arrived at t_ns with these valid inputs: appends the derived values it updated to out (the caller sets
+   out->n = 0 first). */
+static inline void twizy_derived_frame(struct twizy_derived *td, const struct twz_inputs *in, int64_t t_ns,
+				       struct twz_outputs *out)
+{
+	td->have_time = true;
+	td->last_activity_ns = t_ns;
+	if (in->mask != 0 || td->bus_online != 1)
+		twizy_derived_update(td, in, out);
+}
 
 /* Time passed with no frame: appends to out bus_online = 0 once TWZ_BUS_TIMEOUT_NS passed since the last frame. */
-void twizy_derived_tick(struct twizy_derived *td, int64_t t_ns, struct decode_result *out);
+void twizy_derived_tick(struct twizy_derived *td, int64_t t_ns, struct twz_outputs *out);
 
 #endif

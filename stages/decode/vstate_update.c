@@ -23,15 +23,14 @@ static void vstate__values(struct vstate *s, const struct decoder *d, const stru
 void vstate_apply(struct vstate *s, const struct decoder *d, const struct decode_result *r, int64_t rx_real_ns,
 		  uint64_t rx_mono_ns, uint64_t seq)
 {
+	struct decode_tally t = {.frames = 1, .n = r->n, .unknown_ids = !r->known_id};
 	vstate__values(s, d, r, rx_real_ns);
-	s->frames++;
-	for (int i = 0; i < DEC_INV__COUNT; i++)
-		s->invalid_values += r->invalid[i];
-	if (!r->known_id)
-		s->unknown_ids++;
-	s->last_seq = seq;
-	s->updated_real_ns = rx_real_ns;
-	s->last_frame_mono_ns = rx_mono_ns;
+	for (int i = 0; i < DEC_INV__COUNT; i++) {
+		t.invalid[i] = r->invalid[i];
+		t.ninvalid += r->invalid[i];
+	}
+	vstate_add_tally(s, &t);
+	vstate_frame_applied(s, rx_real_ns, rx_mono_ns, seq);
 }
 
 void vstate_apply_tick(struct vstate *s, const struct decoder *d, const struct decode_result *r, int64_t rx_real_ns)

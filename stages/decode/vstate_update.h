@@ -23,6 +23,24 @@ void vstate_init(struct vstate *s);
 void vstate_apply(struct vstate *s, const struct decoder *d, const struct decode_result *r, int64_t rx_real_ns,
 		  uint64_t rx_mono_ns, uint64_t seq);
 
+/* The per-frame part of vstate_apply() for a frame decoder_frame_apply() decoded into s: last_seq, updated_real_ns,
+   last_frame_mono_ns.  Inline: per frame. */
+static inline void vstate_frame_applied(struct vstate *s, int64_t rx_real_ns, uint64_t rx_mono_ns, uint64_t seq)
+{
+	s->last_seq = seq;
+	s->updated_real_ns = rx_real_ns;
+	s->last_frame_mono_ns = rx_mono_ns;
+}
+
+/* The counters part of vstate_apply() for the frames decoder_frame_apply() decoded into s (t their sum, e.g. a
+   batch's): frames, invalid_values and unknown_ids grow by t's counts. */
+static inline void vstate_add_tally(struct vstate *s, const struct decode_tally *t)
+{
+	s->frames += t->frames;
+	s->invalid_values += t->ninvalid;
+	s->unknown_ids += t->unknown_ids;
+}
+
 /* Applies the result of decoder_tick() (no frame: values only, such as bus_online = 0) at rx_real_ns.  Counters,
    last_seq and last_frame_mono_ns are unchanged; updated_real_ns is set when r has values. */
 void vstate_apply_tick(struct vstate *s, const struct decoder *d, const struct decode_result *r, int64_t rx_real_ns);
