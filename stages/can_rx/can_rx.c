@@ -155,13 +155,26 @@ static inline void batch_added(struct can_rx *s)
 		s->next = &s->batch[s->batch_n];
 }
 
+/* A record from a v2 frame: frames of one batch share their seq; a gap of k means k - 1 frames never arrived; going
+ * backwards means the device restarted. */
+static void dev_seq_seen(struct can_rx *s, uint32_t dev_seq)
+{
+	uint32_t d = dev_seq - s->last_dev_seq;
+
+	if (s->dev_seq_known && d > 1 && d < (1u << 31))
+		rt_count(&s->dev_frames_lost, d - 1);
+	s->last_dev_seq = dev_seq;
+	s->dev_seq_known = 1;
+}
+
 /* Out of line, so that the per-frame function saves no registers for it while no session records it. */
 static __attribute__((noinline, cold)) void trace_frame(const struct rx_record *r)
 {
 	V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
 }
 
-/* The framer's hot path built a REC_CAN record in place at s->next (framer_set_sink). */
+/* The framer's hot path built a REC_CAN record in place at s->next (framer_set_sink): a legacy SIM line, or an entry
+ * of a v2 CAN batch frame. */
 static void on_record(void *ctx, struct rx_record *r)
 {
 	struct can_rx *s = ctx;
@@ -171,6 +184,8 @@ static void on_record(void *ctx, struct rx_record *r)
 	r->seq = ++s->seq;
 	r->line = 0;
 	r->link = s->conf.link;
+	if (r->flags & REC_F_DEV_TIME)
+		dev_seq_seen(s, r->dev_seq);
 	if (V2X_TP_ENABLED(can_frame_parsed))
 		trace_frame(r);
 	batch_added(s);
@@ -196,15 +211,8 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		r->rx_real_ns = s->read_real_ns;
 	r->seq = ++s->seq;
 	r->link = s->conf.link;
-	if (r->flags & REC_F_DEV_TIME) {
-		/* Frames of one batch share their seq; a gap of k means k - 1 frames never arrived; going backwards means
-		 * the device restarted. */
-		uint32_t d = r->dev_seq - s->last_dev_seq;
-		if (s->dev_seq_known && d > 1 && d < (1u << 31))
-			rt_count(&s->dev_frames_lost, d - 1);
-		s->last_dev_seq = r->dev_seq;
-		s->dev_seq_known = 1;
-	}
+	if (r->flags & REC_F_DEV_TIME)
+		dev_seq_seen(s, r->dev_seq);
 	r->line = 0;
 	if (r->type == REC_CAN)
 		V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);

@@ -195,22 +195,13 @@ static uint64_t framer__dev_time(struct framer *f, uint32_t seq, uint32_t t_us)
 	return f->dev_time_hi | t_us;
 }
 
-int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_frame *frame, struct rx_event *ev)
+/* The event of a unit that decoded as *frame (ev already initialised with the unit's bytes), as framer_parse_v2()
+ * gives it; unwraps the device time. */
+static void framer__v2_event(struct framer *f, const struct v2x_frame *frame, struct rx_event *ev)
 {
 	struct v2x_can can;
 	struct v2x_status st;
-	int rc;
 
-	framer__ev_init(ev, s, n);
-	if (n > FRAMER_MAX_LINE) {
-		framer__reject(ev, RX_REJ_OVERLONG);
-		return -EMSGSIZE;
-	}
-	rc = v2x_frame_decode(s, n, frame);
-	if (rc < 0) {
-		framer__reject(ev, framer__v2_reason(rc));
-		return rc;
-	}
 	ev->v2 = frame;
 	uint64_t t_us = framer__dev_time(f, frame->seq, frame->dev_time_us);
 	switch (frame->type) {
@@ -223,13 +214,13 @@ int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_fra
 		f->can_known = 1;
 		f->can_next = first + frame->payload[0];
 		ev->kind = RX_EV_IGNORED;
-		return 0;
+		return;
 	}
 	case V2X_T_CAN:
 		f->can_next++;
 		if (v2x_can_unpack(frame->payload, frame->len, &can) < 0) { /* cannot happen: decode checked it */
 			framer__reject(ev, RX_REJ_V2_PAYLOAD);
-			return 0;
+			return;
 		}
 		ev->kind = RX_EV_RECORD;
 		ev->rec.type = REC_CAN;
@@ -243,7 +234,7 @@ int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_fra
 	case V2X_T_STATUS:
 		if (v2x_status_unpack(frame->payload, frame->len, &st) < 0) {
 			framer__reject(ev, RX_REJ_V2_PAYLOAD);
-			return 0;
+			return;
 		}
 		ev->kind = RX_EV_RECORD;
 		ev->rec.type = REC_STATUS;
@@ -261,11 +252,29 @@ int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_fra
 		ev->rec.dev_seq = frame->seq;
 		ev->rec.dev_time_us = t_us;
 	}
+}
+
+int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_frame *frame, struct rx_event *ev)
+{
+	int rc;
+
+	framer__ev_init(ev, s, n);
+	if (n > FRAMER_MAX_LINE) {
+		framer__reject(ev, RX_REJ_OVERLONG);
+		return -EMSGSIZE;
+	}
+	rc = v2x_frame_decode(s, n, frame);
+	if (rc < 0) {
+		framer__reject(ev, framer__v2_reason(rc));
+		return rc;
+	}
+	framer__v2_event(f, frame, ev);
 	return 0;
 }
 
 /* Emit the event of a decoded v2 unit; a V2X_T_CAN_BATCH frame becomes one REC_CAN record per entry, each at the
- * frame's unwrapped device time + its offset, with dev_seq = the frame's seq. */
+ * frame's unwrapped device time + its offset, with dev_seq = the frame's seq: built in the sink's slot and committed
+ * when there is a sink (framer.h, the hot path), else emitted. */
 static void framer__emit_v2(struct framer *f, const struct v2x_frame *frame, struct rx_event *ev, rx_emit_fn emit,
 			    void *ctx)
 {
@@ -280,16 +289,25 @@ static void framer__emit_v2(struct framer *f, const struct v2x_frame *frame, str
 	}
 	uint64_t base = f->dev_time_hi | f->dev_time; /* framer__dev_time() just unwrapped this frame's time */
 	for (int i = 0; i < k; i++) {
-		memset(&ev->rec, 0, sizeof(ev->rec));
-		ev->kind = RX_EV_RECORD;
-		ev->rec.type = REC_CAN;
-		ev->rec.flags = REC_F_DEV_TIME;
-		ev->rec.dev_seq = frame->seq;
-		ev->rec.dev_time_us = base + e[i].offset_us;
-		ev->rec.u.can.id = e[i].can.id;
-		ev->rec.u.can.dlc = e[i].can.dlc;
-		memcpy(ev->rec.u.can.data, e[i].can.data, sizeof(e[i].can.data));
-		emit(ctx, ev);
+		struct rx_record *r;
+		if (f->sink_commit) {
+			r = *f->sink_slot;
+		} else {
+			r = &ev->rec;
+			memset(r, 0, sizeof(*r));
+			ev->kind = RX_EV_RECORD;
+		}
+		r->type = REC_CAN;
+		r->flags = REC_F_DEV_TIME;
+		r->dev_seq = frame->seq;
+		r->dev_time_us = base + e[i].offset_us;
+		r->u.can.id = e[i].can.id;
+		r->u.can.dlc = e[i].can.dlc;
+		memcpy(r->u.can.data, e[i].can.data, sizeof(e[i].can.data));
+		if (f->sink_commit)
+			f->sink_commit(ctx, r);
+		else
+			emit(ctx, ev);
 	}
 }
 
@@ -444,16 +462,16 @@ static const uint8_t *framer__sim_run(struct framer *f, const uint8_t *p, const 
 }
 
 /* Auto mode: the earliest start in buf -- 0, or just after a 0x00 or LF byte -- from which the rest of buf is a
- * valid v2 frame.  Pure (the device clock is not touched).  Returns the start, or -1. */
-static long framer__find_frame(const struct framer *f)
+ * valid v2 frame, decoded into *frame (so that it is decoded once).  Pure (the device clock is not touched).
+ * Returns the start, or -1 (*frame then unspecified). */
+static long framer__find_frame(const struct framer *f, struct v2x_frame *frame)
 {
-	struct v2x_frame scratch;
 	size_t c = 0;
 
 	while (c < f->len) {
 		size_t n = f->len - c;
 		if (n >= V2X_FRAME_MIN + 1 && n <= FRAMER_MAX_LINE && framer__frame_like(f->buf + c, n) &&
-		    v2x_frame_decode(f->buf + c, n, &scratch) == 0)
+		    v2x_frame_decode(f->buf + c, n, frame) == 0)
 			return (long)c;
 		const uint8_t *z = memchr(f->buf + c, 0, n), *nl = memchr(f->buf + c, '\n', n);
 		const uint8_t *d = z && (!nl || z < nl) ? z : nl;
@@ -466,13 +484,13 @@ static long framer__find_frame(const struct framer *f)
 
 static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_emit_fn emit, void *ctx);
 
-/* Auto mode: buf[at..len) holds a valid v2 frame (framer__find_frame).  Emit what is before it as text pieces, then
- * the frame, and start a new unit. */
-static void framer__auto_frame_at(struct framer *f, size_t at, rx_emit_fn emit, void *ctx)
+/* Auto mode: buf[at..len) holds a valid v2 frame, decoded as *frame (framer__find_frame).  Emit what is before it as
+ * text pieces, then the frame, and start a new unit. */
+static void framer__auto_frame_at(struct framer *f, size_t at, const struct v2x_frame *frame, rx_emit_fn emit,
+				  void *ctx)
 {
 	uint8_t prefix[FRAMER_MAX_LINE + 2], unit[FRAMER_MAX_LINE + 2];
 	size_t un = f->len - at;
-	struct v2x_frame frame;
 	struct rx_event ev;
 
 	memcpy(prefix, f->buf, at);
@@ -480,9 +498,10 @@ static void framer__auto_frame_at(struct framer *f, size_t at, rx_emit_fn emit, 
 	framer__reset_unit(f);
 	if (at)
 		framer__pieces(f, prefix, at, emit, ctx);
-	framer_parse_v2(f, unit, un, &frame, &ev);
+	framer__ev_init(&ev, unit, un);
+	framer__v2_event(f, frame, &ev);
 	f->mode = FRAMER_V2;
-	framer__emit_v2(f, &frame, &ev, emit, ctx);
+	framer__emit_v2(f, frame, &ev, emit, ctx);
 }
 
 /*
@@ -591,14 +610,15 @@ static void framer__auto_lf(struct framer *f, rx_emit_fn emit, void *ctx)
 
 static void framer__auto_zero(struct framer *f, rx_emit_fn emit, void *ctx)
 {
+	struct v2x_frame frame;
 	long at;
 
 	if (f->dead) {
-		if (!f->cand_bad && f->len && (at = framer__find_frame(f)) >= 0) {
+		if (!f->cand_bad && f->len && (at = framer__find_frame(f, &frame)) >= 0) {
 			/* The discarded range, up to the frame, was rejected when it overflowed. */
 			memmove(f->buf, f->buf + at, f->len - (size_t)at);
 			f->len = (uint16_t)(f->len - (size_t)at);
-			framer__auto_frame_at(f, 0, emit, ctx);
+			framer__auto_frame_at(f, 0, &frame, emit, ctx);
 			return;
 		}
 		f->len = 0; /* a new candidate starts after this 0x00 */
@@ -607,9 +627,9 @@ static void framer__auto_zero(struct framer *f, rx_emit_fn emit, void *ctx)
 	}
 	if (f->len == 0)
 		return;
-	at = framer__find_frame(f);
+	at = framer__find_frame(f, &frame);
 	if (at >= 0) {
-		framer__auto_frame_at(f, (size_t)at, emit, ctx);
+		framer__auto_frame_at(f, (size_t)at, &frame, emit, ctx);
 		return;
 	}
 	if (framer__frame_like(f->buf + f->seg, f->len - f->seg) || !framer__is_text(f->buf + f->seg, f->len - f->seg)) {
@@ -754,19 +774,19 @@ void framer_finish(struct framer *f, rx_emit_fn emit, void *ctx)
 		return;
 	}
 	if (f->dead) {
-		if (!f->cand_bad && f->len && (at = framer__find_frame(f)) >= 0) {
+		if (!f->cand_bad && f->len && (at = framer__find_frame(f, &frame)) >= 0) {
 			memmove(f->buf, f->buf + at, f->len - (size_t)at);
 			f->len = (uint16_t)(f->len - (size_t)at);
-			framer__auto_frame_at(f, 0, emit, ctx);
+			framer__auto_frame_at(f, 0, &frame, emit, ctx);
 		}
 		framer__reset_unit(f);
 		return;
 	}
 	if (f->len == 0)
 		return;
-	at = framer__find_frame(f);
+	at = framer__find_frame(f, &frame);
 	if (at >= 0) {
-		framer__auto_frame_at(f, (size_t)at, emit, ctx);
+		framer__auto_frame_at(f, (size_t)at, &frame, emit, ctx);
 		return;
 	}
 	uint8_t tmp[FRAMER_MAX_LINE + 2];

@@ -61,10 +61,11 @@
  *
  * The hot path.  A legacy SIM line in the firmware's own layout (legacy_sim_fixed(), legacy_line.h) that arrives
  * whole inside one fed chunk, with nothing held before it, is parsed without searching for its LF (the parser checks
- * every byte, so none is inside it) and without building a whole event: its record is written straight into the
- * caller's storage when a sink is set (framer_set_sink), and commit is called in place of emit.  Any other line, or
- * one the fixed layout refuses, takes the general path above, so events, their order and every reject stay the same
- * with or without a sink, however the stream is split.
+ * every byte, so none is inside it) and without building a whole event.  With a sink set (framer_set_sink), its
+ * record, and each entry's record of a V2X_T_CAN_BATCH frame, is written straight into the caller's storage and
+ * commit is called in place of emit.  Any other line, or one the fixed layout refuses, takes the general path above,
+ * so events, their order and every reject stay the same with or without a sink, however the stream is split.  (In
+ * auto mode a frame found at a 0x00 is decoded once.)
  *
  * Threads: one framer per input stream, used by one thread at a time; nothing is shared.  No call blocks or
  * allocates; emit and commit are called synchronously from framer_feed()/framer_finish().
@@ -110,10 +111,11 @@ void framer_init(struct framer *f, enum framer_mode mode);
 /*
  * Records of the hot path (above) are built in *slot, the caller's storage, which it keeps pointing at a free
  * struct rx_record (the framer reads *slot before each such record; *slot must stay valid while the framer is fed),
- * and handed over by commit(ctx, record) in place of emit: a REC_CAN record with flags 0, dev_seq and dev_time_us 0,
- * and u.can; the caller sets rx_mono_ns, rx_real_ns, seq, link and line as for an event's record, and the union's
- * bytes past u.can are unspecified.  Every other unit still comes through emit.  NULL commit: no sink (every record
- * comes through emit).  framer_init() clears the sink.
+ * and handed over by commit(ctx, record) in place of emit: a REC_CAN record with type, flags, dev_seq, dev_time_us and
+ * u.can as its event's record would have them (flags 0 and device fields 0 from a SIM line; REC_F_DEV_TIME and the
+ * frame's from a v2 CAN batch entry); the caller sets rx_mono_ns, rx_real_ns, seq, link and line as for an event's
+ * record, and the union's bytes past u.can are unspecified.  Every other unit still comes through emit.  NULL commit:
+ * no sink (every record comes through emit).  framer_init() clears the sink.
  */
 void framer_set_sink(struct framer *f, struct rx_record *const *slot, rx_commit_fn commit);
 

@@ -10,6 +10,9 @@
  * byte: 33 bytes with a 3-digit id, 38 with an 8-digit one.  The fixed parser must accept exactly the lines of that
  * layout the careful parser accepts, with the same frame, and refuse everything else (the careful parser then
  * decides); the framer must give the same events, rejects and records with or without a sink, whatever the split.
+ * V2 CAN batch frames (v2x_proto.h, framer.h): one REC_CAN record per entry, REC_F_DEV_TIME, dev_seq = the frame's
+ * seq, dev_time_us = the frame's device time unwrapped (+2^32 when it goes backwards while seq goes forwards) + the
+ * entry's offset; with a sink they come through it too.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "v2x_proto.h"
 #include "stages/can_rx/framer.h"
 #include "stages/can_rx/legacy_line.h"
 
@@ -401,6 +405,100 @@ static void test_framer_sink_line_cut_by_reads(void **state)
 	}
 }
 
+/* --- v2 CAN batch frames through the sink ------------------------------------------------------------------------ */
+
+static size_t put_batch(uint8_t *out, size_t size, uint32_t seq, uint32_t t_us, uint32_t first_can,
+			const struct v2x_can_entry *e, size_t n)
+{
+	uint8_t payload[V2X_MAX_PAYLOAD];
+	int pl = v2x_can_batch_pack(first_can, e, n, payload, sizeof(payload));
+	assert_true(pl > 0);
+	int w = v2x_frame_encode(V2X_T_CAN_BATCH, seq, t_us, payload, (size_t)pl, out, size);
+	assert_true(w > 0);
+	return (size_t)w;
+}
+
+static void test_framer_sink_v2_batches(void **state)
+{
+	(void)state;
+	static const struct v2x_can_entry b1[] = {
+		{0, {0x155, 8, {1, 2, 3, 4, 5, 6, 7, 8}}},
+		{250, {0x18FF50E5 | V2X_CAN_EFF_FLAG, 2, {0xAA, 0xBB}}},
+		{500, {0x7FF, 0, {0}}},
+	};
+	static const struct v2x_can_entry b2[] = {
+		{7, {0x196, 1, {0x42}}},
+		{65535, {0x5D7, 3, {9, 8, 7}}},
+	};
+	static uint8_t buf[1024];
+	static struct coll plain, sunk;
+	size_t n = 0;
+	const char *sim = "SIM 155 8 01 97 CE 54 9B 38 00 73\r\n";
+
+	memcpy(buf + n, sim, strlen(sim));
+	n += strlen(sim);
+	n += put_batch(buf + n, sizeof(buf) - n, 10, 0xFFFFFF00u, 100, b1, 3);
+	memcpy(buf + n, sim, strlen(sim));
+	n += strlen(sim);
+	n += put_batch(buf + n, sizeof(buf) - n, 11, 0x100u, 103, b2, 2); /* the device clock wrapped */
+	n += put_batch(buf + n, sizeof(buf) - n, 12, 0x200u, 105, b1, 1);
+
+	/* What the specification says the stream holds, in order. */
+	struct {
+		uint16_t flags;
+		uint32_t dev_seq;
+		uint64_t dev_time_us;
+		uint32_t id;
+		uint8_t dlc;
+		uint8_t data[8];
+	} want[] = {
+		{0, 0, 0, 0x155, 8, {0x01, 0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73}},
+		{REC_F_DEV_TIME, 10, 0xFFFFFF00u, 0x155, 8, {1, 2, 3, 4, 5, 6, 7, 8}},
+		{REC_F_DEV_TIME, 10, 0xFFFFFF00ull + 250, 0x18FF50E5 | CAN_EFF_FLAG, 2, {0xAA, 0xBB}},
+		{REC_F_DEV_TIME, 10, 0xFFFFFF00ull + 500, 0x7FF, 0, {0}},
+		{0, 0, 0, 0x155, 8, {0x01, 0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73}},
+		{REC_F_DEV_TIME, 11, (1ull << 32) + 0x100 + 7, 0x196, 1, {0x42}},
+		{REC_F_DEV_TIME, 11, (1ull << 32) + 0x100 + 65535, 0x5D7, 3, {9, 8, 7}},
+		{REC_F_DEV_TIME, 12, (1ull << 32) + 0x200, 0x155, 8, {1, 2, 3, 4, 5, 6, 7, 8}},
+	};
+	const unsigned n_want = sizeof(want) / sizeof(want[0]);
+
+	run(&sunk, (const char *)buf, n, FRAMER_AUTO, 0, 1);
+	assert_int_equal(sunk.n, n_want);
+	assert_int_equal(sunk.commits, n_want); /* every record came through the sink */
+	for (unsigned i = 0; i < n_want; i++) {
+		const struct rx_record *r = &sunk.ev[i].rec;
+		assert_int_equal(sunk.ev[i].what, E_REC);
+		assert_int_equal(r->type, REC_CAN);
+		assert_int_equal(r->flags, want[i].flags);
+		assert_int_equal(r->dev_seq, want[i].dev_seq);
+		assert_int_equal(r->dev_time_us, want[i].dev_time_us);
+		assert_int_equal(r->u.can.id, want[i].id);
+		assert_int_equal(r->u.can.dlc, want[i].dlc);
+		assert_memory_equal(r->u.can.data, want[i].data, 8);
+	}
+	run(&plain, (const char *)buf, n, FRAMER_AUTO, 0, 0);
+	same_events(&plain, &sunk, "v2, whole");
+	assert_int_equal(plain.commits, 0);
+	for (size_t chunk = 1; chunk <= 96; chunk++) {
+		char what[64];
+		run(&sunk, (const char *)buf, n, FRAMER_AUTO, chunk, 1);
+		snprintf(what, sizeof(what), "v2, %zu-byte reads, sink", chunk);
+		same_events(&plain, &sunk, what);
+		assert_true(sunk.commits >= 6); /* the batch entries always */
+	}
+	/* Fixed v2 mode: only 0x00 delimits, so each text line spoils the frame after it (one reject each); the last
+	 * frame's single entry comes through the sink. */
+	run(&sunk, (const char *)buf, n, FRAMER_V2, 0, 1);
+	run(&plain, (const char *)buf, n, FRAMER_V2, 0, 0);
+	same_events(&plain, &sunk, "v2 mode");
+	assert_int_equal(sunk.n, 3);
+	assert_int_equal(sunk.ev[0].what, E_REJ);
+	assert_int_equal(sunk.ev[1].what, E_REJ);
+	assert_int_equal(sunk.commits, 1);
+	assert_int_equal(sunk.ev[2].rec.dev_seq, 12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_fixed_parser_every_byte_change),
 		cmocka_unit_test(test_framer_sink_same_events_any_split),
 		cmocka_unit_test(test_framer_sink_line_cut_by_reads),
+		cmocka_unit_test(test_framer_sink_v2_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
