@@ -91,35 +91,71 @@ static const enum decode_drop decode_drop_of[DEC_INV__COUNT] = {
 	[DEC_INV_GATED] = DECODE_DROP_GATED,
 };
 
+/* The batch's counts into the live state and the drop counters. */
+static void decode__batch_done(struct decode_stage *st, const struct decode__batch *b)
+{
+	vstate_add_tally(&st->live, &b->t);
+	if (b->t.ninvalid)
+		for (int i = 0; i < DEC_INV__COUNT; i++)
+			if (b->t.invalid[i])
+				rt_count(&st->ctr.dropped[decode_drop_of[i]], b->t.invalid[i]);
+	if (b->t.unknown_ids)
+		rt_count(&st->ctr.dropped[DECODE_DROP_UNKNOWN_ID], b->t.unknown_ids);
+	st->dirty = 1;
+}
+
+/* Record by record, with the per-frame and per-run tracepoints. */
+static void decode__traced(struct decode_stage *st, const struct rx_record *recs, size_t n, struct decode__batch *b)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].link != recs[run].link) {
+			decode__run_end(recs, run, i, b);
+			run = i;
+		}
+		decode__record(st, &recs[i], b);
+	}
+	decode__run_end(recs, run, n, b);
+}
+
+/*
+ * Without a tracing session, the decoder takes the batch's CAN frames in one call; GPS fixes and status (rare on the
+ * CAN link) are applied after it, which ends in the same state: they touch other fields than the frames do, except
+ * last_seq and updated_real_ns, which are then set from the last record as record-by-record application leaves them.
+ */
 void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *recs, size_t n)
 {
 	struct decode__batch b;
-	size_t run = 0;
 
 	if (n == 0)
 		return;
 	memset(&b, 0, sizeof(b));
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i].link != recs[run].link) {
-			decode__run_end(recs, run, i, &b);
-			run = i;
+	if (V2X_TP_ENABLED(can_signals_decoded) || V2X_TP_ENABLED(can_batch_decoded)) {
+		decode__traced(st, recs, n, &b);
+	} else if (decoder_records_apply(st->dec, recs, n, &st->live, &b.t) > 0) {
+		const struct rx_record *last = NULL;
+		for (size_t i = 0; i < n; i++) {
+			if (recs[i].type == REC_GPS || recs[i].type == REC_STATUS)
+				decode__record(st, &recs[i], &b);
+			if (recs[i].type == REC_CAN || recs[i].type == REC_GPS || recs[i].type == REC_STATUS)
+				last = &recs[i];
 		}
-		decode__record(st, &recs[i], &b);
+		if (last) {
+			st->live.last_seq = last->seq;
+			st->live.updated_real_ns = last->rx_real_ns;
+		}
 	}
-	decode__run_end(recs, run, n, &b);
-	vstate_add_tally(&st->live, &b.t);
-	if (b.t.ninvalid)
-		for (int i = 0; i < DEC_INV__COUNT; i++)
-			if (b.t.invalid[i])
-				rt_count(&st->ctr.dropped[decode_drop_of[i]], b.t.invalid[i]);
-	if (b.t.unknown_ids)
-		rt_count(&st->ctr.dropped[DECODE_DROP_UNKNOWN_ID], b.t.unknown_ids);
-	st->dirty = 1;
+	decode__batch_done(st, &b);
 }
 
 void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec)
 {
-	decode_stage_apply_batch(st, rec, 1);
+	struct decode__batch b;
+
+	memset(&b, 0, sizeof(b));
+	decode__traced(st, rec, 1, &b);
+	decode__batch_done(st, &b);
 }
 
 static void publish(struct decode_stage *st, uint64_t now)

@@ -84,11 +84,13 @@ void decode_stage_fini(struct decode_stage *st);
 void *decode_stage_thread(void *arg);
 
 /* Applies n records (a batch popped from the input ring) to the live state: decoded signals straight into it, the
-   drop counters once per batch, the tracepoint can_batch_decoded once per run of records of one link (and
-   can_signals_decoded per frame).  No publication.  The stage's thread (or a test owning st). */
+   drop counters once per batch, the tracepoint can_batch_decoded once per run of records of one link and
+   can_signals_decoded per frame (while a session enables either, record by record; otherwise the CAN frames in
+   one decoder call).  The state ends as applying the records one by one in order leaves it.  No publication.
+   The stage's thread (or a test owning st). */
 void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *recs, size_t n);
 
-/* decode_stage_apply_batch(st, rec, 1). */
+/* Applies one record, always by the record-by-record path (the reference for decode_stage_apply_batch). */
 void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "vehicle/signals.h"
 #include "stages/decode/twizy_derived.h"
+#include "stages/decode/vstate_update.h"
 
 #define DEC_NO_INPUT 0xFF
 
@@ -525,11 +526,15 @@ DEC_INLINE void decoder__generic(const struct decoder *d, const struct dec_msg *
 	}
 }
 
-/* The fast path's signal loop (see decoder.h); twz: whether any signal of the message feeds a derived one. */
+/* The fast path's signal loop (see decoder.h); twz: whether any signal of the message feeds a derived one.  Each
+   signal's fields are read before the stores (which, with -fno-strict-aliasing, could alias them). */
 DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end, const uint64_t w[2],
 			      struct dec_sink *k, struct twz_inputs *in, const bool twz)
 {
+	unsigned n = k->n;
 	for (; s < end; s++) {
+		int canon = s->canon;
+		unsigned twz_in = s->twz_in;
 		uint64_t raw = (w[s->motorola] >> s->shift) & s->mask;
 		double x = (double)(int64_t)((raw ^ s->sign) - s->sign);
 		double v = s->use_div ? x / s->scale + s->offset : x * s->scale + s->offset;
@@ -538,18 +543,19 @@ DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end
 			continue;
 		}
 		if (!k->to_vs) {
-			k->res->v[k->n].sig = s->sig;
-			k->res->v[k->n].value = v;
-		} else if (s->canon >= 0) {
-			k->vs->value[s->canon] = v;
-			k->vs->t_real_ns[s->canon] = k->real_ns;
+			k->res->v[n].sig = s->sig;
+			k->res->v[n].value = v;
+		} else if (canon >= 0) {
+			k->vs->value[canon] = v;
+			k->vs->t_real_ns[canon] = k->real_ns;
 		}
-		k->n++;
-		if (twz && s->twz_in != DEC_NO_INPUT) {
-			in->mask |= 1u << s->twz_in;
-			in->in[s->twz_in] = v;
+		n++;
+		if (twz && twz_in != DEC_NO_INPUT) {
+			in->mask |= 1u << twz_in;
+			in->in[twz_in] = v;
 		}
 	}
+	k->n = n;
 }
 
 DEC_INLINE void decoder__message(const struct decoder *d, const struct dec_msg *m, const struct can_frame_data *f,
@@ -642,6 +648,36 @@ unsigned decoder_frame_apply(struct decoder *d, const struct can_frame_data *f, 
 		}
 	}
 	return k.n;
+}
+
+size_t decoder_records_apply(struct decoder *d, const struct rx_record *recs, size_t n, struct vstate *s,
+			     struct decode_tally *t)
+{
+	/* n and invalid[] of the sink add up over the batch: nothing needs a frame's own counts */
+	struct dec_sink k = {.to_vs = true, .vs = s};
+	const struct rx_record *last = NULL;
+	uint64_t unknown = 0;
+	size_t other = 0;
+
+	for (const struct rx_record *rec = recs, *end = recs + n; rec < end; rec++) {
+		if (rec->type != REC_CAN) {
+			other++;
+			continue;
+		}
+		k.real_ns = rec->rx_real_ns;
+		unknown += !decoder__frame(d, &rec->u.can, (int64_t)rec->rx_mono_ns, &k);
+		last = rec;
+	}
+	if (last)
+		vstate_frame_applied(s, last->rx_real_ns, last->rx_mono_ns, last->seq);
+	t->frames += n - other;
+	t->n += k.n;
+	t->unknown_ids += unknown;
+	for (int i = 0; i < DEC_INV__COUNT; i++) {
+		t->invalid[i] += k.invalid[i];
+		t->ninvalid += k.invalid[i];
+	}
+	return other;
 }
 
 unsigned decoder_tick(struct decoder *d, int64_t t_ns, struct decode_result *out)

@@ -118,6 +118,14 @@ unsigned decoder_frame(struct decoder *d, const struct can_frame_data *f, int64_
 unsigned decoder_frame_apply(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct vstate *s,
 			     int64_t rx_real_ns, struct decode_tally *t);
 
+/* Decodes the CAN records among recs[0 .. n-1], in order, into s exactly as decoder_frame_apply(d, &rec->u.can,
+   rec->rx_mono_ns, s, rec->rx_real_ns, t) on each would, then sets s's frame fields from the last of them as
+   vstate_frame_applied() would (last_seq, updated_real_ns, last_frame_mono_ns).  Records of other types are
+   skipped: returns how many.  The per-batch form (no call per frame).  No allocation, no blocking; the decoder's
+   thread only. */
+size_t decoder_records_apply(struct decoder *d, const struct rx_record *recs, size_t n, struct vstate *s,
+			     struct decode_tally *t);
+
 /* Time passing with no frame (called periodically, same clock as decoder_frame): emits bus_online = 0 once 10 s
    passed since the last frame (or since the first tick when no frame ever came).  Returns out->n (0 or 1).
    known_id is false.  No allocation; the decoder's thread only. */
