@@ -16,6 +16,13 @@
  * and, when the vehicle state is published ("vstate" provided by decode), one merged_can_data row every merged_ns.
  * At start the snapshot windows are seeded from the previous run's snapshot files.
  *
+ * The CAN frames of a batch taken from a ring go in runs (consecutive frames of one link): when both files' buffers
+ * can take the run's longest lines, the can_data row and candump line of every frame are formatted in place in one
+ * pass (csv_can_lines_run), committed at once and appended to the snapshot window at once; otherwise frame by frame,
+ * so a full buffer loses exactly the lines it cannot take.  Tracepoints: one log_batch per run (link, first and last
+ * seq, count of rows buffered), and log_row per frame, cheap when disabled (tested once per run).  The latency
+ * histogram rx_to_logged_ns gets one sample per record, stored once per batch.
+ *
  * Synchronization: log_stage_init and log_stage_fini from the control thread, before the log thread starts / after
  * it was joined (fini also stops and joins the io thread); log_stage_get_status and log_stage_report from the
  * control thread at any time (relaxed reads of single-writer counters; get_status also reads the published state,
