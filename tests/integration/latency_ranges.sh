@@ -9,6 +9,8 @@
 #     latency samples from the end of the range; a hop range's seqs without a receive event are counted apart;
 #     overlapping ranges count their common seqs as repeated;
 #   - state_published(last_seq) covers every received frame up to last_seq not covered before, at its time;
+#   - the receive ranges hold every record: GPS fixes (gps_fix) and records between two log_batch runs are not
+#     frames;
 #   - per-frame events (can_frame_parsed, can_signals_decoded, log_row) are used when the trace has them, each hop
 #     falling back to the other kind; processes and links are followed apart;
 #   - nearest-rank percentiles over frames: one run of w frames counts w times.
@@ -139,28 +141,31 @@ l = m.analyse(t)["rx->logged"]
 check(lats(l) == [10, 20, 40] and (l["lost"], l["in_flight"]) == (1, 0), "batch rx, per-frame hop %s %s" %
       (lats(l), (l["lost"], l["in_flight"])))
 
-# 10. can_batch_parsed holds every record of a read: GPS fixes (gps_fix names their seqs) and status records (no
-#     event; alone between two runs of CAN frames in log_batch) are not frames; a two-record hole is a loss
+# 10. can_batch_parsed holds every record of a read: GPS fixes (gps_fix names their seqs) and the records between
+#     two runs of CAN frames in log_batch (status records: no event; what ends a run has no CAN row) are not frames;
+#     a CAN frame missing inside a run is lost (count below the range)
 t = m.Trace()
 t.seen.update(["can_batch_parsed", "can_batch_decoded", "log_batch", "gps_fix"])
-rx_batches(t, K, [(1, 10, 0), (11, 6, 50)])                                   # records 1..16
+rx_batches(t, K, [(1, 10, 0), (11, 8, 50)])                                   # records 1..18
 t.gps[7] = [5, 14]                                                            # GPS fixes at 5 and 14
-hop_batches(t, "rx->decoded", K, [(1, 10, 10, 100), (11, 16, 6, 150)])       # decode holds every record
-# CAN runs of the log: 1-4 | GPS 5 | 6-7 | status 8 | 9-10, 11 | 12, 13 lost | 14 GPS | 15-16
-hop_batches(t, "rx->logged", K, [(1, 4, 4, 200), (6, 7, 2, 210), (9, 11, 3, 220), (15, 16, 2, 230)])
+hop_batches(t, "rx->decoded", K, [(1, 10, 10, 100), (11, 18, 8, 150)])       # decode holds every record
+# CAN runs of the log: 1-4 | GPS 5 | 6-7 | status 8 | 9-11 | status 12, 13, GPS 14 | 15-18 without 17
+hop_batches(t, "rx->logged", K, [(1, 4, 4, 200), (6, 7, 2, 210), (9, 11, 3, 220), (15, 18, 3, 230)])
 r = m.analyse(t)
 d, l = r["rx->decoded"], r["rx->logged"]
-check(t.not_frames == {"gps": 2, "single": 1}, "records not frames %s" % t.not_frames)
-check(t.frames_received == 13, "frames %d, expected 13 (16 records - 2 GPS - 1 status)" % t.frames_received)
-check(lats(d) == [100] * 8 + [100] * 5 and (d["lost"], d["in_flight"], d["without_rx"]) == (0, 0, 0),
+check(t.not_frames == {"gps": 2, "between_log_runs": 3}, "records not frames %s" % t.not_frames)
+check(t.frames_received == 13, "frames %d, expected 13 (18 records - 2 GPS - 3 status)" % t.frames_received)
+check(lats(d) == [100] * 13 and (d["lost"], d["in_flight"], d["without_rx"]) == (0, 0, 0),
       "decoded with GPS/status records: %s %s" % (lats(d), (d["lost"], d["in_flight"], d["without_rx"])))
-check(lats(l) == sorted([200] * 4 + [210] * 2 + [220] * 2 + [170] + [180] * 2),
+# 1-4 at 200, 6-7 at 210, 9-10 at 220 (rx 0), 11 at 220 (rx 50), 15-18 at 230 (rx 50) less one, from the end
+check(lats(l) == sorted([200] * 4 + [210] * 2 + [220] * 2 + [170] + [180] * 3),
       "logged with GPS/status records %s" % lats(l))
-check((l["lost"], l["in_flight"], l["without_rx"]) == (2, 0, 0), "logged: lost/in flight/without rx %s" %
-      ((l["lost"], l["in_flight"], l["without_rx"]),))
+check((l["lost"], l["lost_inside_batches"], l["in_flight"], l["without_rx"]) == (1, 1, 0, 0),
+      "logged: lost/inside batches/in flight/without rx %s" %
+      ((l["lost"], l["lost_inside_batches"], l["in_flight"], l["without_rx"]),))
 out = io.StringIO()
 m.print_report(t, r, "constructed", out)
-check("2 GPS fixes (gps_fix), 1 alone between two logged runs" in out.getvalue(), "report: records not frames")
+check("2 GPS fixes (gps_fix), 3 between two logged runs" in out.getvalue(), "report: records not frames")
 
 # 11. a decode range holding a GPS fix and one record fewer than it spans: one frame lost inside it
 t = m.Trace()
