@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # trace/v2x-trace + trace/v2x-latency on a real session: v2xd on a pseudo-terminal fed by tests/tools/pty_feed,
-# recorded with `v2x-trace start/stop`, analysed with `v2x-latency --json`.  Checks that every frame fed has its
-# receive -> decoded -> logged path complete (counts equal the frames fed, nothing lost, nothing in flight), that
-# every path's percentiles are ordered, that a path whose events are absent reads "no events", and that the PNGs
-# are real, non-empty PNG files; that the channel is the documented one (discard, never blocking, sized for the
-# rate) and that a --snapshot session (overwrite mode) writes a readable trace on demand.  A raw lttng session
-# recording only can_frame_parsed and log_row checks that the decode hop then reads "no events" while rx->logged
-# stays complete.
+# recorded by four sessions at once and analysed with `v2x-latency --json`:
+#   - the default session (`v2x-trace start`): the batch events only (no can_frame_parsed, can_signals_decoded,
+#     log_row); every frame fed has its receive -> decoded -> logged -> published path complete from the seq ranges
+#     (counts equal the frames fed, nothing lost, nothing in flight), the GPS fixes among the records are told
+#     apart, every path's percentiles are ordered, a path whose events are absent reads "no events", the PNGs are
+#     real PNG files; the channel is the documented one (discard, never blocking, sized by trace/README.md's
+#     arithmetic for 3,000 frames/s) and lists its events by name (listing an exclusion crashes lttng 2.13.9);
+#   - a `--per-frame` session: the same paths complete from the per-frame events, exactly three events more per
+#     frame than the default session, and on that trace the batch events give each percentile at least the
+#     per-frame one (a batch event follows its frames' per-frame events) and the same receive -> published figures;
+#   - a --snapshot session (overwrite mode) writes a readable trace on demand;
+#   - a raw lttng session recording only can_frame_parsed and log_row (an older trace): the decode hop then reads
+#     "no events" while rx->logged stays complete.
+# Also: v2x-latency's native field reader and bt2's public API give the same figures.
 # Bounded (every wait has a limit); destroys its sessions and stops an lttng-sessiond it started.
 set -u
 BUILD=${V2X_BUILD:-build}
@@ -27,6 +34,7 @@ FRAMES=$((LINES - LINES / 100))
 work=$(mktemp -d /tmp/v2x-lat-XXXXXX)
 export V2X_TRACE_STATE=$work/state
 name="v2x-lat-test-$$-$RANDOM"
+pf="v2x-lat-pf-$$-$RANDOM"
 raw="v2x-lat-raw-$$-$RANDOM"
 v2xd_pid= feed_pid=
 cleanup() {
@@ -34,6 +42,7 @@ cleanup() {
 	[ -n "$feed_pid" ] && kill -9 "$feed_pid" 2>/dev/null
 	lttng destroy "$raw" >/dev/null 2>&1
 	[ -n "${snap:-}" ] && [ -f "$work/state/sessions/$snap" ] && timeout 30 "$TRACE" stop "$snap" >/dev/null 2>&1
+	[ -f "$work/state/sessions/$pf" ] && timeout 30 "$TRACE" stop "$pf" >/dev/null 2>&1
 	[ -f "$work/state/sessions/$name" ] && timeout 30 "$TRACE" stop "$name" >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -42,13 +51,25 @@ trap cleanup EXIT
 timeout 30 "$TRACE" start --name "$name" --output "$work/trace" --rate 3000 >"$work/start.log" 2>&1 ||
 	fail "v2x-trace start: $(cat "$work/start.log")"
 grep -q "channel v2x" "$work/start.log" || fail "v2x-trace start printed no channel sizing"
-# The channel as trace/README.md specifies it: discard mode, never blocking, sub-buffers sized for 1 s of 3,000
-# frames/s at 6 events x 56 bytes per frame over 8 sub-buffers (126,000 bytes, rounded up to a power of two).
-lttng list "$name" >"$work/list.txt" 2>&1 || fail "lttng list $name"
+# The channel as trace/README.md specifies it: discard mode, never blocking, sub-buffers sized for 1 s at 3,000
+# frames/s with the coalesced profile: 500 reads/s x 267 bytes + 3,000 / 64 x 220 bytes + 12,800 = 156,612 bytes/s,
+# an eighth of it rounded up to a power of two (32 KiB), at least 64 KiB.
+lttng list "$name" >"$work/list.txt" 2>&1 || fail "lttng list $name: $(cat "$work/list.txt")"
 grep -Eq 'Event-loss mode: +discard' "$work/list.txt" || fail "channel not in discard mode: $(cat "$work/list.txt")"
 grep -Eq 'Blocking timeout: +0 us' "$work/list.txt" || fail "channel may block the application"
-grep -Eq 'Sub-buffer size: +131072 bytes' "$work/list.txt" || fail "sub-buffer size not sized for 3,000 frames/s"
+grep -Eq 'Sub-buffer size: +65536 bytes' "$work/list.txt" || fail "sub-buffer size not sized for 3,000 frames/s"
 grep -Eq 'Sub-buffer count: +8$' "$work/list.txt" || fail "sub-buffer count"
+for ev in can_batch_parsed can_batch_decoded log_batch state_published gps_fix can_bytes_read snapshot_renamed; do
+	grep -q "v2x:$ev " "$work/list.txt" || fail "default session does not enable v2x:$ev"
+done
+grep -Eq 'v2x:(\*|can_frame_parsed|can_signals_decoded|log_row) ' "$work/list.txt" &&
+	fail "default session enables per-frame events: $(grep 'v2x:' "$work/list.txt" | head -3)"
+# --per-frame: every v2x event; 1 s at 3,000 frames/s is 156,612 + 3,000 x 161 = 639,612 bytes/s: 128 KiB x 8.
+timeout 30 "$TRACE" start --per-frame --name "$pf" --output "$work/pftrace" --rate 3000 >"$work/pfstart.log" 2>&1 ||
+	fail "v2x-trace start --per-frame: $(cat "$work/pfstart.log")"
+lttng list "$pf" >"$work/pflist.txt" 2>&1 || fail "lttng list $pf"
+grep -q 'v2x:\* ' "$work/pflist.txt" || fail "--per-frame session does not enable v2x:*"
+grep -Eq 'Sub-buffer size: +131072 bytes' "$work/pflist.txt" || fail "--per-frame sub-buffer size"
 # A flight recorder alongside: overwrite mode, written on demand.
 snap="v2x-lat-snap-$$-$RANDOM"
 timeout 30 "$TRACE" start --snapshot --seconds 2 --name "$snap" --output "$work/snap" --rate 3000 \
@@ -79,6 +100,7 @@ timeout 30 "$TRACE" snapshot "$snap" >"$work/snapshot.log" 2>&1 || fail "v2x-tra
 timeout 30 "$TRACE" stop "$snap" >/dev/null 2>&1 || fail "v2x-trace stop (snapshot session)"
 lttng stop "$raw" >/dev/null || fail "lttng stop (raw)"
 lttng destroy "$raw" >/dev/null || fail "lttng destroy (raw)"
+timeout 30 "$TRACE" stop "$pf" >/dev/null 2>&1 || fail "v2x-trace stop (--per-frame session)"
 timeout 30 "$TRACE" stop "$name" >"$work/stop.log" 2>&1 || fail "v2x-trace stop: $(cat "$work/stop.log")"
 lttng list 2>/dev/null | grep -q "$name" && fail "session $name still exists after v2x-trace stop"
 
@@ -87,47 +109,81 @@ timeout 120 "$LATENCY" "$work/trace" --pid "$pid" --out "$work/plots" --json "$w
 cat "$work/report.txt"
 timeout 120 "$LATENCY" "$work/raw" --pid "$pid" --no-plots --json "$work/raw.json" >/dev/null 2>"$work/raw.err" ||
 	fail "v2x-latency (raw): $(cat "$work/raw.err")"
+V2X_LATENCY_NO_NATIVE=1 timeout 120 "$LATENCY" "$work/trace" --pid "$pid" --no-plots --json "$work/public.json" \
+	>/dev/null 2>"$work/public.err" || fail "v2x-latency (public API): $(cat "$work/public.err")"
+for e in auto batch; do
+	timeout 120 "$LATENCY" "$work/pftrace" --pid "$pid" --no-plots --events "$e" --json "$work/pf-$e.json" \
+		>"$work/pf-$e.txt" 2>"$work/pf.err" || fail "v2x-latency --events $e (--per-frame trace): $(cat "$work/pf.err")"
+done
+sed -n '/^latency/,/^$/p' "$work/pf-auto.txt"
 
 ls -d "$work"/snap/snapshot-* >/dev/null 2>&1 || fail "v2x-trace snapshot wrote nothing under $work/snap"
 timeout 120 "$LATENCY" "$work/snap" --pid "$pid" --no-plots --json "$work/snap.json" >/dev/null 2>"$work/snap.err" ||
 	fail "v2x-latency (snapshot): $(cat "$work/snap.err")"
 
-/usr/bin/python3 - "$work/lat.json" "$work/raw.json" "$FRAMES" "$work/snap.json" <<'EOF' || fail "checks on v2x-latency's figures"
+/usr/bin/python3 - "$work" "$FRAMES" "$((LINES / 100))" <<'EOF' || fail "checks on v2x-latency's figures"
 import json, sys
-lat, raw, frames = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
-snap = json.load(open(sys.argv[4]))
+w, frames, gps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def load(n):
+    return json.load(open("%s/%s.json" % (w, n)))
+lat, raw, snap, pub, pf, pfb = (load(n) for n in ("lat", "raw", "snap", "public", "pf-auto", "pf-batch"))
 bad = []
 def check(cond, what):
     if not cond:
         bad.append(what)
-P = lat["paths"]
-check(lat["tracer_discarded_events"] == 0, "the tracer discarded events")
-check(lat["frames_received"] == frames, "frames received %d, fed %d" % (lat["frames_received"], frames))
-for p in ("rx->decoded", "rx->logged", "rx->published"):
-    st = P[p].get("stats", {})
-    check(st.get("count") == frames, "%s: %s samples, expected %d" % (p, st.get("count"), frames))
-for p in ("rx->decoded", "rx->logged"):
-    check(P[p].get("lost") == 0 and P[p].get("in_flight") == 0 and P[p].get("without_rx") == 0,
-          "%s: lost %s, in flight %s, without receive %s" % (p, P[p].get("lost"), P[p].get("in_flight"),
-                                                            P[p].get("without_rx")))
-check(P["rx->mqtt"].get("status", "").startswith("no ") or P["rx->mqtt"].get("stats", {}).get("count") == frames,
-      "rx->mqtt: neither absent nor complete")
-check(P["snapshot handoff->renamed"].get("stats", {}).get("count", 0) >= 1, "no snapshot matched (--snapshot-s 1)")
 keys = ("min", "p50", "p90", "p99", "p99.9", "max")
-n = 0
-for p, r in P.items():
-    st = r.get("stats")
-    if not st or not st.get("count"):
-        continue
-    v = [st[k] for k in keys]
-    check(v[0] >= 0, "%s: negative latency %d ns" % (p, v[0]))
-    check(all(a <= b for a, b in zip(v, v[1:])), "%s: percentiles out of order %s" % (p, v))
-    n += 1
-check(n >= 4, "only %d paths had samples" % n)
+def complete(doc, label, rx_event, ends):
+    P = doc["paths"]
+    check(doc["tracer_discarded_events"] == 0, "%s: the tracer discarded events" % label)
+    check(doc["frames_received"] == frames and doc["frames_received_from"] == [rx_event],
+          "%s: frames received %d from %s, fed %d" % (label, doc["frames_received"], doc["frames_received_from"],
+                                                      frames))
+    for p in ("rx->decoded", "rx->logged", "rx->published"):
+        st = P[p].get("stats", {})
+        check(st.get("count") == frames, "%s %s: %s samples, expected %d" % (label, p, st.get("count"), frames))
+    for p, ev in zip(("rx->decoded", "rx->logged"), ends):
+        r = P[p]
+        check(r.get("source") == [ev], "%s %s: followed by %s, expected %s" % (label, p, r.get("source"), ev))
+        check((r.get("lost"), r.get("in_flight"), r.get("without_rx"), r.get("lost_inside_batches")) == (0, 0, 0, 0),
+              "%s %s: lost %s, in flight %s, without receive %s, inside batches %s" %
+              (label, p, r.get("lost"), r.get("in_flight"), r.get("without_rx"), r.get("lost_inside_batches")))
+    check(P["rx->mqtt"].get("status", "").startswith("no ") or P["rx->mqtt"].get("stats", {}).get("count") == frames,
+          "%s rx->mqtt: neither absent nor complete" % label)
+    n = 0
+    for p, r in P.items():
+        st = r.get("stats")
+        if not st or not st.get("count"):
+            continue
+        v = [st[k] for k in keys]
+        check(v[0] >= 0, "%s %s: negative latency %d ns" % (label, p, v[0]))
+        check(all(a <= b for a, b in zip(v, v[1:])), "%s %s: percentiles out of order %s" % (label, p, v))
+        n += 1
+    check(n >= 4, "%s: only %d paths had samples" % (label, n))
+# 1. the default session: batch events only; the GPS fixes of pty_feed (one line in 100) are not frames
+complete(lat, "default", "can_batch_parsed", ("can_batch_decoded", "log_batch"))
+P = lat["paths"]
+check(P["rx->decoded"]["events"] == ["can_batch_decoded"] and P["rx->logged"]["events"] == ["log_batch"],
+      "default session recorded per-frame events: %s %s" % (P["rx->decoded"]["events"], P["rx->logged"]["events"]))
+check(lat["records_not_frames"] == {"gps": gps, "between_log_runs": 0}, "records not frames %s, expected %d GPS fixes" %
+      (lat["records_not_frames"], gps))
+check(P["snapshot handoff->renamed"].get("stats", {}).get("count", 0) >= 1, "no snapshot matched (--snapshot-s 1)")
+check(pub["paths"] == lat["paths"], "bt2's public API and the native reader disagree")
+# 2. the --per-frame session: per-frame events; three more events per frame than the default session
+complete(pf, "per-frame", "can_frame_parsed", ("can_signals_decoded", "log_row"))
+check(pf["events"] - lat["events"] == 3 * frames, "per-frame session: %d events, default %d: not 3 per frame more" %
+      (pf["events"], lat["events"]))
+complete(pfb, "per-frame trace by batch events", "can_batch_parsed", ("can_batch_decoded", "log_batch"))
+for p in ("rx->decoded", "rx->logged"):
+    a, b = pf["paths"][p]["stats"], pfb["paths"][p]["stats"]
+    check(all(b[k] >= a[k] for k in keys), "%s: batch events below per-frame ones: %s vs %s" %
+          (p, [b[k] for k in keys], [a[k] for k in keys]))
+check(pf["paths"]["rx->published"]["stats"] == pfb["paths"]["rx->published"]["stats"],
+      "rx->published differs between per-frame and batch receive events")
+# 3. the raw session (can_frame_parsed and log_row only)
 R = raw["paths"]
 check(R["rx->decoded"].get("status") == "no events", "raw session: rx->decoded should read 'no events'")
 check(R["rx->logged"].get("stats", {}).get("count") == frames, "raw session: rx->logged incomplete")
-# The flight recorder keeps the newest events: some frames (its ring holds ~2 s at 3,000/s), all ordered.
+# 4. the flight recorder keeps the newest events: some frames (its ring holds ~2 s at 3,000/s), all ordered.
 sp = snap["paths"]["rx->logged"].get("stats", {})
 check(0 < sp.get("count", 0) <= frames, "snapshot: %s frames on rx->logged" % sp.get("count"))
 check(all(sp[a] <= sp[b] for a, b in zip(keys, keys[1:])) if sp.get("count") else False, "snapshot: percentiles")

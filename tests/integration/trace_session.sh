@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # A real LTTng session around real programs: v2xd on a pseudo-terminal fed with Twizy lines, and a ring overfilled
-# on purpose.  Checks with babeltrace2 that the v2x provider's events are recorded with the right counts.
+# on purpose.  Checks with babeltrace2 that the v2x provider's events are recorded with the right counts, and that
+# the batch events (can_batch_parsed, can_batch_decoded, log_batch) account for every record by seq ranges as
+# trace/v2x_tp_provider.h defines them: the parsed ranges are contiguous from 1 and hold every record fed, each
+# frame's can_frame_parsed time is its range's read time, decode's ranges hold every record once, the log's ranges
+# every CAN frame once and no GPS fix.
 # Starts lttng-sessiond if none runs (and stops that daemon again once no session remains), uses a unique session
 # name, destroys it afterwards.
 set -u
@@ -83,4 +87,51 @@ grep 'v2x:can_frame_parsed:' "$work/ours.txt" | sed -n 's/.*seq = \([0-9]*\).*/\
 grep 'v2x:log_row:' "$work/ours.txt" | sed -n 's/.*seq = \([0-9]*\).*/\1/p' >"$work/seq_log"
 cmp -s "$work/seq_rx" "$work/seq_log" || fail "log_row sequence numbers differ from can_frame_parsed's"
 grep -q 'procname = "v2x-can-rx"' "$work/ours.txt" || fail "procname context of the receive thread missing"
+
+# The batch events of v2xd's run (2,000 records: 1,980 CAN frames and 20 GPS fixes, seq 1..2000 on link 0).
+grep -E "vpid = ${ours_v2xd}[,}]" "$work/ours.txt" >"$work/v2xd.txt"
+/usr/bin/python3 - "$work/v2xd.txt" 2000 1980 <<'PYEOF' || fail "batch events do not account for every record"
+import re, sys
+lines, records, frames = open(sys.argv[1]).read().splitlines(), int(sys.argv[2]), int(sys.argv[3])
+def events(name):
+    out = []
+    for l in lines:
+        if "v2x:%s:" % name in l:
+            out.append({k: int(v) for k, v in re.findall(r"(\w+) = (\d+)", l.rsplit("{", 1)[1])})
+    return out
+bad = []
+def check(cond, what):
+    if not cond:
+        bad.append(what)
+parsed, decoded, logged = events("can_batch_parsed"), events("can_batch_decoded"), events("log_batch")
+gps = {e["seq"] for e in events("gps_fix")}
+pf = {e["seq"]: e["rx_mono_ns"] for e in events("can_frame_parsed")}
+print("  can_batch_parsed %d, can_batch_decoded %d, log_batch %d events" % (len(parsed), len(decoded), len(logged)))
+check(parsed and decoded and logged, "a batch event is missing")
+# receive: ranges first_seq .. first_seq + count - 1, contiguous from 1, every record once
+nxt, rx_of = 1, {}
+for e in sorted(parsed, key=lambda e: e["first_seq"]):
+    check(e["link"] == 0 and e["count"] >= 1 and e["first_seq"] == nxt, "parsed range %s after seq %d" % (e, nxt - 1))
+    for s in range(e["first_seq"], e["first_seq"] + e["count"]):
+        rx_of[s] = e["rx_mono_ns"]
+    nxt = e["first_seq"] + e["count"]
+check(nxt - 1 == records, "parsed ranges end at seq %d, %d records fed" % (nxt - 1, records))
+check(len(gps) == 20 and len(pf) == frames and not (gps & set(pf)), "GPS fixes %d, CAN frames %d" % (len(gps), len(pf)))
+check(all(rx_of.get(s) == t for s, t in pf.items()), "a frame's can_frame_parsed time is not its range's read time")
+# decode: ranges first_seq .. last_seq holding count records; together every record once
+held = []
+for e in decoded:
+    check(e["link"] == 0 and e["last_seq"] - e["first_seq"] + 1 == e["count"], "decode range %s" % e)
+    held += range(e["first_seq"], e["last_seq"] + 1)
+check(sorted(held) == list(range(1, records + 1)), "decode ranges hold %d seqs, not each record once" % len(held))
+# log: ranges of CAN frames only; together every CAN frame once
+held = []
+for e in logged:
+    check(e["link"] == 0 and e["last_seq"] - e["first_seq"] + 1 == e["count"], "log range %s" % e)
+    held += range(e["first_seq"], e["last_seq"] + 1)
+check(sorted(held) == sorted(pf), "log ranges hold %d seqs, not each CAN frame once" % len(held))
+for b in bad:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+PYEOF
 echo "trace session: ok"
