@@ -19,6 +19,15 @@
 # BUILD (default build) must hold bin/v2xd and tests/tools/pty_feed (memcheck, callgrind) or the test_mt_* binaries
 # (helgrind; build them with TRACE=0, as for ThreadSanitizer: LTTng-UST's own threads are not ours to check).
 # Reports go to BUILD/valgrind/.  Each mode prints one VALGRIND line with its figures.
+# Internal: run the rest of the command line in this (private, see lttng_isolation) mount namespace with an empty
+# tmpfs over LTTng's run directory.
+if [ "${1:-}" = --no-lttng ]; then
+	shift
+	if [ -d /run/lttng ]; then
+		mount -t tmpfs v2x-no-lttng /run/lttng || { echo "valgrind: cannot hide /run/lttng" >&2; exit 1; }
+	fi
+	exec "$@"
+fi
 set -u
 MODE=${1:-}
 BUILD=${2:-build}
@@ -113,7 +122,9 @@ callgrind_run() {
 	else
 		gen_lines "$n" "$dir/replay.log"
 	fi
-	LD_PRELOAD="$work/align64.so" valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$n$tag.out" \
+	# "$isolate": no trace session on this machine (someone's, recording every process of root) may record this run
+	$isolate env LD_PRELOAD="$work/align64.so" LTTNG_HOME="$work/lttng-home" valgrind --tool=callgrind \
+		--callgrind-out-file="$OUT/callgrind-$n$tag.out" \
 		"$bin" --can-dev "$dir/replay.log" --out "$dir/out" --status-s 0 2>"$dir/v2xd.log" &
 	local pid=$!
 	pids+=("$pid")
@@ -132,10 +143,25 @@ shim_ir() {
 	echo "${v:-0}"
 }
 
+# An LTTng-UST application registers with the root session daemon through /run/lttng (and a user's through
+# $LTTNG_HOME/.lttng): a private mount namespace with an empty tmpfs there hides every session daemon from the run,
+# so "tracepoints compiled in, no session" holds whatever sessions other people record on this machine.
+isolate=""
+lttng_isolation() {
+	mkdir -p "$work/lttng-home"
+	if [ "$(id -u)" = 0 ] && unshare --mount -- "$HERE/perf/valgrind.sh" --no-lttng true 2>/dev/null; then
+		isolate="unshare --mount -- $HERE/perf/valgrind.sh --no-lttng"
+		lttng_isolated=1
+	else
+		lttng_isolated=0
+	fi
+}
+
 callgrind() {
 	local n=${CALLGRIND_FRAMES:-200000} small=2000
 	[ -x "$BUILD/bin/v2xd" ] || fail "build $BUILD/bin/v2xd first"
 	${CC:-cc} -O2 -shared -fPIC -o "$work/align64.so" "$HERE/perf/valgrind_align64.c" || fail "cannot build the shim"
+	lttng_isolation
 	local ir_small ir
 	ir_small=$(callgrind_run $small) || exit 1
 	ir=$(callgrind_run "$n") || exit 1
@@ -183,7 +209,7 @@ callgrind() {
 		"ir_per_frame=$(awk -v v="$per_frame" 'BEGIN { printf "%.0f", v }')" \
 		"marginal_ir_per_frame=$(awk -v a="$ir" -v b="$ir_small" -v n="$n" -v s="$small" 'BEGIN { printf "%.0f", (a - b) / (n - s) }')" \
 		"budget=$budget within_budget=$(awk -v v="$per_frame" -v b="$budget" 'BEGIN { print (v <= b) ? 1 : 0 }')" \
-		$notrace $v2 "startup_ir=$ir_small (the $small-frame run)"
+		$notrace $v2 "lttng_isolated=$lttng_isolated startup_ir=$ir_small (the $small-frame run)"
 }
 
 helgrind() {
