@@ -109,6 +109,8 @@ if [[ " $CONFIGS " == *"traced "* ]] && ! command -v lttng >/dev/null; then
 fi
 command -v mosquitto >/dev/null || { echo "$PROG: mosquitto not installed" >&2; exit 1; }
 
+NO_LTTNG=0
+"$ROOT/perf/no_lttng.sh" true 2>/dev/null && NO_LTTNG=1
 work=$ROOT/$BUILD/bench_pipeline
 rm -rf "$work"
 mkdir -p "$work"
@@ -192,7 +194,11 @@ run() {
 	fi
 	# v2xd first, polling for the devices every 10 ms, so it reads from the simulator's first byte (a pty that
 	# nobody reads fills in milliseconds at the maximum rate, and the simulated bridge then drops frames).
-	"$(v2xd_of "$cfg")" --can-dev "$dir/can" --baud 921600 --hub-dev "$dir/hub" --hub-baud 921600 --out "$dir/out" \
+	# Untraced configurations run hidden from every LTTng session daemon (perf/no_lttng.sh): other people's sessions
+	# on this machine would otherwise record them.
+	local iso=()
+	[ "$cfg" = traced ] || [ "$cfg" = ltraced ] || [ "$NO_LTTNG" != 1 ] || iso=("$ROOT/perf/no_lttng.sh")
+	"${iso[@]}" "$(v2xd_of "$cfg")" --can-dev "$dir/can" --baud 921600 --hub-dev "$dir/hub" --hub-baud 921600 --out "$dir/out" \
 		--socket "$dir/v2xd.sock" --status-s 0 --snapshot-s 4 --v2g-state-dir "$dir/state" \
 		--uplink-spool-dir "$dir/spool" --uplink-host 127.0.0.1 --uplink-port "$port" \
 		--uplink-token "bench-$cfg" --uplink-client-id "v2xbench-$$-$cfg-$rate-$round" \
@@ -364,9 +370,9 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-/usr/bin/python3 - "$results" "$ROUNDS" "$CONFIGS" "$RATES" "$BUILD" "$stopped_early" "$(($(date +%s) - start))" <<'EOF'
+/usr/bin/python3 - "$results" "$ROUNDS" "$CONFIGS" "$RATES" "$BUILD" "$stopped_early" "$(($(date +%s) - start))" "$NO_LTTNG" <<'EOF'
 import os, platform, shlex, statistics, sys
-path, rounds, configs, rates, build, early, wall = sys.argv[1:8]
+path, rounds, configs, rates, build, early, wall, no_lttng = sys.argv[1:9]
 configs, rates = configs.split(), rates.split()
 runs = []
 for line in open(path):
@@ -438,6 +444,7 @@ summ["loss_total"] = str(sum(max(0, int(r.get("sent", 0)) - max(0, int(r.get("ro
 summ["lost_tx_total"] = str(sum(max(0, int(r.get("lost_tx", 0))) for r in runs))
 summ["runs"] = str(len(runs))
 summ["runs_during_other_trace_sessions"] = str(sum(1 for r in runs if r.get("other_trace_sessions", "0") != "0"))
+summ["untraced_runs_hidden_from_lttng"] = no_lttng  # perf/no_lttng.sh: other sessions cannot record them
 summ["failed_runs"] = str(sum(1 for r in runs if r.get("ok") != "1"))
 summ["rounds"] = rounds
 summ["wall_s"] = wall
@@ -448,8 +455,10 @@ summ["build"] = os.path.basename(build)
 summ["ok"] = "1" if ok else "0"
 for r in runs:
     if r.get("other_trace_sessions", "0") != "0":
-        print("note: %s %s round %s ran while %s trace session(s) of someone else existed" % (
-            r["rate"], r["config"], r["round"], r["other_trace_sessions"]))
+        hidden = no_lttng == "1" and r["config"] not in ("traced", "ltraced")
+        print("note: %s %s round %s ran while %s trace session(s) of someone else existed%s" % (
+            r["rate"], r["config"], r["round"], r["other_trace_sessions"],
+            " (hidden from them: perf/no_lttng.sh)" if hidden else " (they may have recorded it)"))
     if r.get("ok") != "1":
         print("FAILED run: %s %s round %s: %s" % (r["rate"], r["config"], r["round"], r.get("why", "?")))
 print()

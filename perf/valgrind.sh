@@ -19,15 +19,6 @@
 # BUILD (default build) must hold bin/v2xd and tests/tools/pty_feed (memcheck, callgrind) or the test_mt_* binaries
 # (helgrind; build them with TRACE=0, as for ThreadSanitizer: LTTng-UST's own threads are not ours to check).
 # Reports go to BUILD/valgrind/.  Each mode prints one VALGRIND line with its figures.
-# Internal: run the rest of the command line in this (private, see lttng_isolation) mount namespace with an empty
-# tmpfs over LTTng's run directory.
-if [ "${1:-}" = --no-lttng ]; then
-	shift
-	if [ -d /run/lttng ]; then
-		mount -t tmpfs v2x-no-lttng /run/lttng || { echo "valgrind: cannot hide /run/lttng" >&2; exit 1; }
-	fi
-	exec "$@"
-fi
 set -u
 MODE=${1:-}
 BUILD=${2:-build}
@@ -122,8 +113,7 @@ callgrind_run() {
 	else
 		gen_lines "$n" "$dir/replay.log"
 	fi
-	# "$isolate": no trace session on this machine (someone's, recording every process of root) may record this run
-	$isolate env LD_PRELOAD="$work/align64.so" LTTNG_HOME="$work/lttng-home" valgrind --tool=callgrind \
+	$isolate env LD_PRELOAD="$work/align64.so" valgrind --tool=callgrind \
 		--callgrind-out-file="$OUT/callgrind-$n$tag.out" \
 		"$bin" --can-dev "$dir/replay.log" --out "$dir/out" --status-s 0 2>"$dir/v2xd.log" &
 	local pid=$!
@@ -143,14 +133,12 @@ shim_ir() {
 	echo "${v:-0}"
 }
 
-# An LTTng-UST application registers with the root session daemon through /run/lttng (and a user's through
-# $LTTNG_HOME/.lttng): a private mount namespace with an empty tmpfs there hides every session daemon from the run,
-# so "tracepoints compiled in, no session" holds whatever sessions other people record on this machine.
+# No trace session on this machine (someone's, recording every process of root) may record these runs:
+# perf/no_lttng.sh hides the session daemons from v2xd.
 isolate=""
 lttng_isolation() {
-	mkdir -p "$work/lttng-home"
-	if [ "$(id -u)" = 0 ] && unshare --mount -- "$HERE/perf/valgrind.sh" --no-lttng true 2>/dev/null; then
-		isolate="unshare --mount -- $HERE/perf/valgrind.sh --no-lttng"
+	if "$HERE/perf/no_lttng.sh" true 2>/dev/null; then
+		isolate="$HERE/perf/no_lttng.sh"
 		lttng_isolated=1
 	else
 		lttng_isolated=0
