@@ -15,6 +15,7 @@
 #include "vehicle/vstate.h"
 
 #define LOG_PEEK_MAX 256 /* records or lines handled per input before looking at the others */
+#define LOG_DUMP_MAX (CANDUMP_LINE_MAX + 16) /* a candump line with the longest ifname (15) */
 
 void log_stage_conf_init(struct log_stage_conf *conf)
 {
@@ -149,6 +150,12 @@ int log_stage_init(struct log_stage *ls, const struct log_stage_conf *conf, stru
 				   CSV_GPS_DATA_HEADER, 1, small, "gps_data_snapshot.csv", CSV_GPS_ROW_MAX)) < 0)
 			return rc;
 		ls->gps_csv = rc;
+		/* Runs reserve their longest lines at once: a quarter of a buffer at most, so that a small buffer
+		 * (buffer_kb) still takes runs whole instead of falling back to frame by frame. */
+		size_t run = ls->sinks[ls->can_csv].file.cap / (4 * CSV_CAN_ROW_MAX);
+		if (ls->sinks[ls->candump].file.cap / (4 * LOG_DUMP_MAX) < run)
+			run = ls->sinks[ls->candump].file.cap / (4 * LOG_DUMP_MAX);
+		ls->can_run_max = run < 1 ? 1 : run > LOG_PEEK_MAX ? LOG_PEEK_MAX : run;
 	}
 	if (state) {
 		if ((rc = sink_add(ls, "merged_can_data", LOG_SINK_MERGED, "merged_can_data_%Y%m%d_%H%M", ".csv",
@@ -207,8 +214,6 @@ static void merged_row(struct log_stage *ls)
 			logfile_count_dropped(&sk_->file, 1, 0);                                                    \
 		}                                                                                                   \
 	} while (0)
-
-#define LOG_DUMP_MAX (CANDUMP_LINE_MAX + 16) /* a candump line with the longest ifname (15) */
 
 /*
  * One CAN frame, each line straight into its file's buffer; a file whose buffer is full gets the line formatted into
@@ -286,8 +291,8 @@ static void log_records(struct log_stage *ls, const struct rx_record *recs, size
 	while (k < n) {
 		const struct rx_record *r = &recs[k];
 		if (r->type == REC_CAN) {
-			size_t j = k + 1;
-			while (j < n && recs[j].type == REC_CAN && recs[j].link == r->link)
+			size_t j = k + 1, end = n - k > ls->can_run_max ? k + ls->can_run_max : n;
+			while (j < end && recs[j].type == REC_CAN && recs[j].link == r->link)
 				j++;
 			log_can_run(ls, r, j - k);
 			k = j;

@@ -133,6 +133,7 @@ struct log_stage {
 	struct rt_snapshots snaps;
 	struct csv_gps_suffix gps;
 	struct csv_can_ctx can_ctx;       /* can_data row and candump line formatted together */
+	size_t can_run_max;               /* frames formatted at once: their longest lines fit a quarter of a buffer */
 	uint64_t next_snapshot_mono_ns, next_merged_mono_ns;
 	uint64_t oldest_unflushed_rx_mono_ns; /* of the rows in can_data.csv's buffer; 0 = none */
 	struct rt_counters ctr;           /* in = records and lines, out = the same once formatted; rows lost: per file */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -225,8 +226,9 @@ static void test_one_input_closed_does_not_spin(void **st)
  * queued before the log thread starts (so it takes them in large batches): can_data.csv and the candump log hold
  * every frame once, in ring order, and the GPS columns are empty up to the fix and the fix's from the next frame
  * on (facts: can_data's gps columns are the fix current when the frame arrived).  Once with the default buffers
- * (each run formatted in place at once) and once with 8 KiB buffers, where a run's reservation does not fit and
- * the frames go one by one.
+ * (runs of up to 256 frames formatted in place at once) and once with 8 KiB buffers (runs cut to 8 frames, so a
+ * run's reservation stays within a quarter of the buffer).  The frame-by-frame fallback, taken only while writes
+ * fail and a buffer is full, is exercised by test_regress_outdir_removed's exact loss counts.
  */
 #define RUN_RECS 1000
 #define RUN_GPS_AT 500
@@ -360,8 +362,123 @@ static void run_links_and_gps(size_t buffer_bytes)
 static void test_runs_of_links_and_gps_in_order(void **st)
 {
 	(void)st;
-	run_links_and_gps(0);        /* default buffers: each run formatted in place at once */
-	run_links_and_gps(8u << 10); /* 8 KiB: a long run does not fit its reservation, frames go one by one */
+	run_links_and_gps(0);        /* default buffers: runs of up to 256 frames at once */
+	run_links_and_gps(8u << 10); /* 8 KiB: runs of at most 8 frames */
+}
+
+/*
+ * The frame-by-frame fallback: while the output directory is gone (rm -rf, facts: rows wait in memory and are
+ * counted dropped once the buffer is full) an 8 KiB buffer fills, runs no longer fit their reservation, and each
+ * frame's lines go in one by one until nothing fits: can_data.csv and the candump log then hold exactly the first
+ * rows, in order, once the directory is back, and every other frame is counted dropped (none twice, none missed).
+ */
+#define DROP_RECS 1000
+
+/* Returns the rows of a can_data.csv (after its header) or candump log, checking that row k is frame k's. */
+static size_t count_prefix_rows(const char *path, int candump)
+{
+	size_t len, rows = 0;
+	char *t = test_read_file(path, &len);
+	assert_non_null(t);
+	char *p = t, *end = t + len;
+	if (!candump)
+		p = (char *)memchr(t, '\n', len) + 1; /* header */
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		assert_non_null(nl);
+		rows++;
+		if (candump) { /* "(1700000000.<usec>) can0 155#<8 data bytes, the first the frame's seq>" */
+			char want[64];
+			int n = snprintf(want, sizeof(want), "(1700000000.%06zu) can0 155#%02zX", rows * 1000 % 1000000,
+					 rows % 256);
+			assert_memory_equal(p, want, (size_t)n);
+		} else { /* seq is the 11th column */
+			char *c = p;
+			for (int i = 0; i < 10; i++)
+				c = (char *)memchr(c, ',', (size_t)(nl - c)) + 1;
+			assert_int_equal(strtoull(c, NULL, 10), rows);
+		}
+		p = nl + 1;
+	}
+	free(t);
+	return rows;
+}
+
+static void test_full_buffer_drops_frame_by_frame(void **st)
+{
+	(void)st;
+	char dir[256], out[300], path[600];
+	struct log_stage *ls = test_zalloc_aligned(sizeof(*ls));
+	struct rt_waiter *w = test_zalloc_aligned(sizeof(*w));
+	struct ring *rec_ring = test_zalloc_aligned(sizeof(*rec_ring));
+	struct log_stage_conf conf;
+
+	assert_int_equal(test_mkdtemp(dir, sizeof(dir), "logdrop"), 0);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	log_stage_conf_init(&conf);
+	snprintf(conf.out_dir, sizeof(conf.out_dir), "%s", out);
+	conf.buffer_bytes = 8u << 10;
+	conf.flush_ns = 20 * RT_NS_PER_MS;
+	conf.snapshot_rows = 10;
+	assert_int_equal(rt_waiter_init(w, RT_WAIT_SLEEP, 0), 0);
+	assert_int_equal(ring_init(rec_ring, "can_rx->log", sizeof(struct rx_record), 1024, w), 0);
+	struct ring *ins[1] = {rec_ring};
+	assert_int_equal(log_stage_init(ls, &conf, ins, NULL, 1, w, NULL), 0);
+	struct logfile *csv = &ls->sinks[ls->can_csv].file, *dump = &ls->sinks[ls->candump].file;
+	struct rt_thread t_log;
+	struct rt_thread_conf tc;
+	rt_thread_conf_init(&tc, "t-log");
+	assert_int_equal(rt_thread_start(&t_log, &tc, log_stage_thread, ls), 0);
+
+	test_rmtree(out);
+	for (int i = 0; i < 5000 && !(rt_counter_get(&csv->stats.missing) && rt_counter_get(&dump->stats.missing)); i++)
+		test_sleep_ms(1);
+	assert_true(rt_counter_get(&csv->stats.missing) && rt_counter_get(&dump->stats.missing));
+	for (uint64_t i = 1; i <= DROP_RECS; i++) {
+		struct rx_record r;
+		memset(&r, 0, sizeof(r));
+		r.seq = i;
+		r.rx_mono_ns = rt_mono_ns();
+		r.rx_real_ns = 1700000000LL * 1000000000LL + (int64_t)i * 1000000;
+		r.type = REC_CAN;
+		r.u.can.id = 0x155;
+		r.u.can.dlc = 8;
+		memcpy(r.u.can.data, &i, sizeof(i)); /* little-endian: the first byte is seq % 256 */
+		assert_int_equal(ring_push_all(rec_ring, &r, 1, RT_NS_PER_SEC), 1);
+	}
+	for (int i = 0; i < 5000 && rt_counter_get(&ls->ctr.in) < DROP_RECS; i++)
+		test_sleep_ms(1);
+	assert_int_equal(rt_counter_get(&ls->ctr.in), DROP_RECS);
+	uint64_t csv_dropped = rt_counter_get(&csv->stats.rows_dropped);
+	uint64_t dump_dropped = rt_counter_get(&dump->stats.rows_dropped);
+	assert_true(csv_dropped > 0 && csv_dropped < DROP_RECS);
+	assert_true(dump_dropped > 0 && dump_dropped < DROP_RECS);
+
+	/* the directory comes back: the waiting rows are written to the reopened files */
+	assert_int_equal(mkdir(out, 0755), 0);
+	for (int i = 0; i < 5000 && (rt_counter_get(&csv->stats.missing) || rt_counter_get(&dump->stats.missing)); i++)
+		test_sleep_ms(1);
+	ring_close(rec_ring);
+	rt_thread_join(&t_log);
+	assert_int_equal(log_stage_fini(ls), -EIO); /* rows were lost */
+	assert_int_equal(rt_counter_get(&csv->stats.rows_dropped), csv_dropped);
+	assert_int_equal(rt_counter_get(&csv->stats.rows_lost) + rt_counter_get(&csv->stats.rows_unlinked), 0);
+	snprintf(path, sizeof(path), "%s/can_data.csv", out);
+	assert_int_equal(count_prefix_rows(path, 0) + csv_dropped, DROP_RECS);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "ls %s/can_*.log", out);
+	FILE *ls_out = popen(cmd, "r");
+	assert_non_null(ls_out);
+	assert_non_null(fgets(path, sizeof(path), ls_out));
+	pclose(ls_out);
+	path[strcspn(path, "\n")] = '\0';
+	assert_int_equal(count_prefix_rows(path, 1) + dump_dropped, DROP_RECS);
+	ring_fini(rec_ring);
+	rt_waiter_fini(w);
+	free(rec_ring);
+	free(w);
+	free(ls);
+	test_rmtree(dir);
 }
 
 int main(void)
@@ -370,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_two_producers_order_and_drain),
 		cmocka_unit_test(test_one_input_closed_does_not_spin),
 		cmocka_unit_test(test_runs_of_links_and_gps_in_order),
+		cmocka_unit_test(test_full_buffer_drops_frame_by_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
