@@ -49,13 +49,15 @@ struct dec_sig {
 };
 
 struct dec_msg {
+	const struct dec_sig *sigs, *end; /* its n signals in d->sigs, [sigs, end); both NULL when none */
 	uint32_t id;
-	uint32_t first, n;      /* signals d->sigs[first .. first + n - 1] */
+	uint32_t n;
 	int32_t gate;           /* local index of the gate signal, -1 = none */
 	int32_t mux;            /* local index of the multiplexor, -1 = none */
 	uint32_t gate_first, n_gate; /* raw values (d->gate_raw) that gate the frame */
 	bool fast;              /* no multiplexing and every signal an integer of the fast path (decoder__message) */
 	bool twz;               /* a signal feeds a derived one (twz_in) */
+	bool range;             /* a signal's range can refuse a value (decoder__can_refuse) */
 	uint8_t need_dlc;       /* the most bytes any signal of the message reaches into */
 };
 
@@ -183,6 +185,28 @@ static void decoder__compile_sig(struct dec_sig *c, const struct dbc_signal *s, 
 			c->twz_in = (uint8_t)i;
 }
 
+/* The fast path's value of raw (sign-extended) for c. */
+static double decoder__fast_value(const struct dec_sig *c, int64_t raw)
+{
+	double x = (double)raw;
+	return c->use_div ? x / c->scale + c->offset : x * c->scale + c->offset;
+}
+
+/* Whether c's range can refuse one of its integer raw values.  The value is a monotonic function of the raw value
+   (each floating-point step, conversion, product or quotient by a constant and sum with a constant, is monotonic),
+   so the values of the smallest and the largest raw value bound all the others. */
+static bool decoder__can_refuse(const struct dec_sig *c)
+{
+	if (!c->check_range)
+		return false;
+	if (c->value_type != DBC_VT_INT || c->length_bits >= 64)
+		return true;
+	int64_t lo = c->is_signed ? -(int64_t)(c->mask >> 1) - 1 : 0;
+	int64_t hi = c->is_signed ? (int64_t)(c->mask >> 1) : (int64_t)c->mask;
+	double a = decoder__fast_value(c, lo), b = decoder__fast_value(c, hi);
+	return !(a >= c->lo && a <= c->hi && b >= c->lo && b <= c->hi);
+}
+
 /* Whether the fast path computes s's value exactly as the generic one: an integer read as (double)(int64_t) of
    its sign-extended raw value, which for an unsigned signal holds up to 63 bits. */
 static bool decoder__sig_fast(const struct dbc_signal *s)
@@ -293,8 +317,11 @@ int decoder_create_flags(struct decoder **out, const struct dbc *dbc, unsigned f
 		const struct dbc_message *dm = &dbc->msgs[m];
 		struct dec_msg *cm = &d->msgs[m];
 		cm->id = dm->id;
-		cm->first = s_index;
 		cm->n = (uint32_t)dm->n_sigs;
+		if (dm->n_sigs) {
+			cm->sigs = &d->sigs[s_index];
+			cm->end = cm->sigs + dm->n_sigs;
+		}
 		cm->gate = -1;
 		cm->mux = -1;
 		cm->gate_first = (uint32_t)d->n_gate_raw;
@@ -304,6 +331,7 @@ int decoder_create_flags(struct decoder **out, const struct dbc *dbc, unsigned f
 			decoder__compile_sig(&d->sigs[s_index], s, s_index);
 			cm->fast = cm->fast && decoder__sig_fast(s);
 			cm->twz = cm->twz || d->sigs[s_index].twz_in != DEC_NO_INPUT;
+			cm->range = cm->range || decoder__can_refuse(&d->sigs[s_index]);
 			if (d->sigs[s_index].need_dlc > cm->need_dlc)
 				cm->need_dlc = d->sigs[s_index].need_dlc;
 			if ((rc = decoder__copy_info(&d->info[s_index], s)))
@@ -486,7 +514,7 @@ DEC_INLINE bool decoder__gated(const struct decoder *d, const struct dec_msg *m,
 DEC_INLINE void decoder__generic(const struct decoder *d, const struct dec_msg *m, unsigned dlc, uint64_t le,
 				 uint64_t be, struct dec_sink *k, struct twz_inputs *in)
 {
-	const struct dec_sig *sigs = &d->sigs[m->first];
+	const struct dec_sig *sigs = m->sigs;
 	bool gated = false;
 	if (m->gate >= 0) {
 		const struct dec_sig *g = &sigs[m->gate];
@@ -526,10 +554,11 @@ DEC_INLINE void decoder__generic(const struct decoder *d, const struct dec_msg *
 	}
 }
 
-/* The fast path's signal loop (see decoder.h); twz: whether any signal of the message feeds a derived one.  Each
-   signal's fields are read before the stores (which, with -fno-strict-aliasing, could alias them). */
+/* The fast path's signal loop (see decoder.h); twz: whether any signal of the message feeds a derived one; range:
+   whether any signal's range can refuse a value.  Each signal's fields are read before the stores (which, with
+   -fno-strict-aliasing, could alias them). */
 DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end, const uint64_t w[2],
-			      struct dec_sink *k, struct twz_inputs *in, const bool twz)
+			      struct dec_sink *k, struct twz_inputs *in, const bool twz, const bool range)
 {
 	unsigned n = k->n;
 	for (; s < end; s++) {
@@ -538,7 +567,7 @@ DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end
 		uint64_t raw = (w[s->motorola] >> s->shift) & s->mask;
 		double x = (double)(int64_t)((raw ^ s->sign) - s->sign);
 		double v = s->use_div ? x / s->scale + s->offset : x * s->scale + s->offset;
-		if (!(v >= s->lo && v <= s->hi)) {
+		if (range && !(v >= s->lo && v <= s->hi)) {
 			k->invalid[DEC_INV_RANGE]++;
 			continue;
 		}
@@ -561,24 +590,26 @@ DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end
 DEC_INLINE void decoder__message(const struct decoder *d, const struct dec_msg *m, const struct can_frame_data *f,
 				 struct dec_sink *k, struct twz_inputs *in)
 {
-	if (m->n == 0)
-		return; /* a message without signals (d->sigs may even be NULL) */
-	unsigned dlc = f->dlc > 8 ? 8 : f->dlc;
 	uint64_t word;
 	memcpy(&word, f->data, sizeof word);
 	const uint64_t w[2] = {le64toh(word), be64toh(word)};
-	const struct dec_sig *s = &d->sigs[m->first];
+	const struct dec_sig *s = m->sigs, *end = m->end;
 
-	/* The fast path: every signal is within the DLC, no multiplexing, and the frame is not gated (which the gate
-	   signal alone decides).  What remains per signal is the value and its range. */
-	if (m->fast && m->need_dlc <= dlc && (m->gate < 0 || !decoder__gated(d, m, &s[m->gate], w[0], w[1]))) {
-		if (m->twz)
-			decoder__fast(s, s + m->n, w, k, in, true);
+	/* The fast path: every signal is within the DLC (need_dlc <= 8: no need to clamp a larger DLC first), no
+	   multiplexing, and the frame is not gated (which the gate signal alone decides).  What remains per signal is
+	   the value and its range.  A message without signals has s == end (possibly NULL): nothing to read. */
+	if (m->fast && m->need_dlc <= f->dlc && (m->gate < 0 || !decoder__gated(d, m, &s[m->gate], w[0], w[1]))) {
+		if (m->twz && m->range)
+			decoder__fast(s, end, w, k, in, true, true);
+		else if (m->twz)
+			decoder__fast(s, end, w, k, in, true, false);
+		else if (m->range)
+			decoder__fast(s, end, w, k, in, false, true);
 		else
-			decoder__fast(s, s + m->n, w, k, in, false);
+			decoder__fast(s, end, w, k, in, false, false);
 		return;
 	}
-	decoder__generic(d, m, dlc, w[0], w[1], k, in);
+	decoder__generic(d, m, f->dlc > 8 ? 8 : f->dlc, w[0], w[1], k, in);
 }
 
 DEC_INLINE const struct dec_msg *decoder__find(const struct decoder *d, uint32_t id)

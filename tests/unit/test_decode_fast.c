@@ -41,6 +41,8 @@
  *   103 MUX     sel (multiplexor): B0; x (m0): Intel B1..B2; y (m1): Intel B1..B2 signed * 0.5; z: B3, valid 0..250.
  *   104 FLT     f: IEEE single in B0..B3 (Intel), valid -10..10; i: Intel B4..B7 unsigned.
  *   105 S64     s64: Motorola 64 bits signed.      106 U64  u64: Intel 64 bits unsigned (a double, not exact).
+ *   107 EDGE    ranges at the raw extent: full: B0 << 4 | B1 >> 4, / 200, [0|20.475] holds 4095 / 200 (never refuses);
+ *               edge: B2 << 4 | B3 >> 4, / 200, [0|20.47] refuses 4095 only; neg: B4 * -2, [-508|0] refuses 255.
  *   0x400 | EFF EXT  e: B0.
  */
 static const char test_dbc_text[] =
@@ -74,6 +76,10 @@ static const char test_dbc_text[] =
 	" SG_ s64 : 7|64@0- (1,0) [0|0] \"\" N\n"
 	"BO_ 106 U64: 8 N\n"
 	" SG_ u64 : 0|64@1+ (1,0) [0|0] \"\" N\n"
+	"BO_ 107 EDGE: 8 N\n"
+	" SG_ full : 7|12@0+ (0.005,0) [0|20.475] \"V\" N\n"
+	" SG_ edge : 23|12@0+ (0.005,0) [0|20.47] \"V\" N\n"
+	" SG_ neg : 39|8@0+ (-2,0) [-508|0] \"\" N\n"
 	"BO_ 2147484672 EXT: 8 N\n"
 	" SG_ e : 0|8@1+ (1,0) [0|0] \"\" N\n"
 	"VAL_ 102 g 148 \"ignore\" 84 \"valid\" ;\n"
@@ -321,6 +327,24 @@ static void test_mux_float_64bit_extended(void **state)
 	assert_int_equal(r->n, 0);
 	r = BOTH(fx, 100 | CAN_ERR_FLAG, 8, 0x64, 0, 0, 0, 0, 0, 0, 0);
 	assert_false(r->known_id);
+}
+
+/* The fast path skips the range comparison of a message whose ranges cannot refuse any raw value: only where the
+   extreme raw values pass. */
+static void test_ranges_at_the_raw_extent(void **state)
+{
+	struct fixture *fx = *state;
+	warm_up(fx);
+	const struct decode_result *r = BOTH(fx, 107, 8, 0xFF, 0xF0, 0xFF, 0xF0, 0xFF, 0, 0, 0);
+	expect_invalid(r, 2, 0, 0);
+	expect_exact(fx, r, "full", 20.475);    /* 0xFFF = 4095 / 200: the maximum itself */
+	expect_absent(fx, r, "edge");           /* 4095 / 200 = 20.475 > 20.47 */
+	expect_absent(fx, r, "neg");            /* 255 * -2 = -510 < -508 */
+	r = BOTH(fx, 107, 8, 0x00, 0x00, 0xFF, 0xE0, 0xFE, 0, 0, 0);
+	expect_invalid(r, 0, 0, 0);
+	expect_exact(fx, r, "full", 0);
+	expect_exact(fx, r, "edge", 20.47);     /* 0xFFE = 4094 / 200 */
+	expect_exact(fx, r, "neg", -508);       /* 254 * -2: the minimum itself */
 }
 
 /* decoder_frame_apply stores the canonical values (and the derived ones) as vstate_apply of the list does. */
@@ -662,6 +686,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plain_short_dlc, setup_test_dbc, teardown),
 		cmocka_unit_test_setup_teardown(test_gate, setup_test_dbc, teardown),
 		cmocka_unit_test_setup_teardown(test_mux_float_64bit_extended, setup_test_dbc, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges_at_the_raw_extent, setup_test_dbc, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_into_vstate, setup_test_dbc, teardown),
 		cmocka_unit_test_setup_teardown(test_records_apply_batch, setup_test_dbc, teardown),
 		cmocka_unit_test_setup_teardown(test_random_frames_test_dbc, setup_test_dbc, teardown),
