@@ -120,10 +120,41 @@ static void decode__traced(struct decode_stage *st, const struct rx_record *recs
 }
 
 /*
- * Without a tracing session, the decoder takes the batch's CAN frames in one call; GPS fixes and status (rare on the
- * CAN link) are applied after it, which ends in the same state: they touch other fields than the frames do, except
- * last_seq and updated_real_ns, which are then set from the last record as record-by-record application leaves them.
+ * The decoder takes the CAN frames of recs[0 .. n-1] in one call; GPS fixes and status (rare on the CAN link) are
+ * applied after it, which ends in the same state as record by record: they touch other fields than the frames do,
+ * except last_seq and updated_real_ns, which are then set from the last record applied.
  */
+static void decode__run(struct decode_stage *st, const struct rx_record *recs, size_t n, struct decode__batch *b)
+{
+	if (decoder_records_apply(st->dec, recs, n, &st->live, &b->t) == 0)
+		return;
+	const struct rx_record *last = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].type == REC_GPS || recs[i].type == REC_STATUS)
+			decode__record(st, &recs[i], b);
+		if (recs[i].type == REC_CAN || recs[i].type == REC_GPS || recs[i].type == REC_STATUS)
+			last = &recs[i];
+	}
+	if (last) {
+		st->live.last_seq = last->seq;
+		st->live.updated_real_ns = last->rx_real_ns;
+	}
+}
+
+/* Per run of one link's records, each in one decoder call, then its can_batch_decoded. */
+static void decode__runs(struct decode_stage *st, const struct rx_record *recs, size_t n, struct decode__batch *b)
+{
+	size_t run = 0;
+
+	for (size_t i = 1; i <= n; i++) {
+		if (i < n && recs[i].link == recs[run].link)
+			continue;
+		decode__run(st, &recs[run], i - run, b);
+		decode__run_end(recs, run, i, b);
+		run = i;
+	}
+}
+
 void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *recs, size_t n)
 {
 	struct decode__batch b;
@@ -131,21 +162,17 @@ void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *r
 	if (n == 0)
 		return;
 	memset(&b, 0, sizeof(b));
-	if (V2X_TP_ENABLED(can_signals_decoded) || V2X_TP_ENABLED(can_batch_decoded)) {
+	enum decode_path path = st->path;
+	if (path == DECODE_PATH_AUTO)
+		path = V2X_TP_ENABLED(can_signals_decoded) ? DECODE_PATH_RECORDS
+		       : V2X_TP_ENABLED(can_batch_decoded) ? DECODE_PATH_RUNS
+							   : DECODE_PATH_BATCH;
+	if (path == DECODE_PATH_RECORDS)
 		decode__traced(st, recs, n, &b);
-	} else if (decoder_records_apply(st->dec, recs, n, &st->live, &b.t) > 0) {
-		const struct rx_record *last = NULL;
-		for (size_t i = 0; i < n; i++) {
-			if (recs[i].type == REC_GPS || recs[i].type == REC_STATUS)
-				decode__record(st, &recs[i], &b);
-			if (recs[i].type == REC_CAN || recs[i].type == REC_GPS || recs[i].type == REC_STATUS)
-				last = &recs[i];
-		}
-		if (last) {
-			st->live.last_seq = last->seq;
-			st->live.updated_real_ns = last->rx_real_ns;
-		}
-	}
+	else if (path == DECODE_PATH_RUNS)
+		decode__runs(st, recs, n, &b);
+	else
+		decode__run(st, recs, n, &b);
 	decode__batch_done(st, &b);
 }
 

@@ -32,6 +32,14 @@ enum decode_drop {
 	DECODE_DROP__COUNT
 };
 
+/* How decode_stage_apply_batch() goes through a batch (the same end state each way). */
+enum decode_path {
+	DECODE_PATH_AUTO = 0,  /* per batch, from the tracepoints a session enables (the default) */
+	DECODE_PATH_BATCH,     /* the batch's CAN frames in one decoder call */
+	DECODE_PATH_RUNS,      /* one decoder call per run of one link, then can_batch_decoded */
+	DECODE_PATH_RECORDS,   /* record by record, with can_signals_decoded and can_batch_decoded */
+};
+
 struct decode_stage {
 	struct ring *in;
 	struct ring *out;            /* to log (may be NULL in tests) */
@@ -49,6 +57,7 @@ struct decode_stage {
 	struct rt_hist rx_to_decoded_ns; /* CLOCK_MONOTONIC read -> signals applied, per CAN frame batch */
 	struct decoder *owned_dec;   /* the decoder the pipeline entry loaded (destroyed by its fini) */
 	char dbc_name[64];           /* the DBC's file name ("twizy.dbc" when built in), provided as "dbc_name" */
+	enum decode_path path;       /* DECODE_PATH_AUTO; tests force the others to compare them */
 };
 
 /* [decode] configuration. */
@@ -85,9 +94,9 @@ void *decode_stage_thread(void *arg);
 
 /* Applies n records (a batch popped from the input ring) to the live state: decoded signals straight into it, the
    drop counters once per batch, the tracepoint can_batch_decoded once per run of records of one link and
-   can_signals_decoded per frame (while a session enables either, record by record; otherwise the CAN frames in
-   one decoder call).  The state ends as applying the records one by one in order leaves it.  No publication.
-   The stage's thread (or a test owning st). */
+   can_signals_decoded per frame.  The CAN frames of the batch (or, while a session enables can_batch_decoded, of
+   each run) take one decoder call; record by record while can_signals_decoded is enabled.  The state ends as
+   applying the records one by one in order leaves it.  No publication.  The stage's thread (or a test owning st). */
 void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *recs, size_t n);
 
 /* Applies one record, always by the record-by-record path (the reference for decode_stage_apply_batch). */

@@ -1,8 +1,8 @@
 /*
- * test_decode_stage.c - the decode stage's batch application (decode_stage_apply_batch: a batch's CAN frames in one
- * decoder call, GPS fixes and status after it) against record-by-record application (decode_stage_apply), on
- * batches that mix links, record types, unknown ids, remote frames and refused values: the live vehicle state and
- * the drop counters must end the same.  Expected values come from ../shared/facts/twizy-can.md (the built-in DBC).
+ * test_decode_stage.c - the decode stage's batch application (decode_stage_apply_batch, each of its paths: a batch's
+ * CAN frames in one decoder call with GPS fixes and status after it, one call per run of one link, record by record)
+ * against record-by-record application (decode_stage_apply), on batches that mix links, record types, unknown ids,
+ * remote frames and refused values: the live vehicle state and the drop counters must end the same.  Expected values come from ../shared/facts/twizy-can.md (the built-in DBC).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,10 +22,13 @@
 struct fixture {
 	struct decoder *da, *db;
 	struct decode_stage a, b;  /* a: batches; b: record by record */
+	bool rotate;               /* a's path changes from batch to batch (else the path the test was given) */
 };
 
+/* *state: the enum decode_path for stage a, or NULL to rotate through them. */
 static int setup(void **state)
 {
+	const enum decode_path *path = *state;
 	/* the stage holds cache-line aligned rings (rt/ring.h): malloc's 16-byte alignment is not enough */
 	size_t size = (sizeof(struct fixture) + 63) & ~(size_t)63;
 	struct fixture *fx = aligned_alloc(64, size);
@@ -36,6 +39,8 @@ static int setup(void **state)
 		return -1;
 	if (decode_stage_init(&fx->a, fx->da, NULL, NULL, NULL) || decode_stage_init(&fx->b, fx->db, NULL, NULL, NULL))
 		return -1;
+	fx->rotate = !path;
+	fx->a.path = path ? *path : DECODE_PATH_AUTO;
 	*state = fx;
 	return 0;
 }
@@ -124,6 +129,11 @@ static void expect_same_state(const struct decode_stage *a, const struct decode_
 
 static void apply_both(struct fixture *fx, const struct rx_record *recs, size_t n)
 {
+	static const enum decode_path paths[] = {DECODE_PATH_AUTO, DECODE_PATH_BATCH, DECODE_PATH_RUNS,
+						  DECODE_PATH_RECORDS};
+	static unsigned turn;
+	if (fx->rotate)
+		fx->a.path = paths[turn++ % 4];
 	decode_stage_apply_batch(&fx->a, recs, n);
 	for (size_t i = 0; i < n; i++)
 		decode_stage_apply(&fx->b, &recs[i]);
@@ -221,8 +231,13 @@ static void test_random_batches_same_state(void **state)
 
 int main(void)
 {
+	static const enum decode_path auto_path = DECODE_PATH_AUTO, batch = DECODE_PATH_BATCH, runs = DECODE_PATH_RUNS,
+				      records = DECODE_PATH_RECORDS;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_mixed_batch_same_state, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_mixed_batch_same_state, setup, teardown, (void *)&auto_path),
+		cmocka_unit_test_prestate_setup_teardown(test_mixed_batch_same_state, setup, teardown, (void *)&batch),
+		cmocka_unit_test_prestate_setup_teardown(test_mixed_batch_same_state, setup, teardown, (void *)&runs),
+		cmocka_unit_test_prestate_setup_teardown(test_mixed_batch_same_state, setup, teardown, (void *)&records),
 		cmocka_unit_test_setup_teardown(test_random_batches_same_state, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
