@@ -7,11 +7,17 @@
  * Then decoder_frame() costs a lookup and a few arithmetic operations per signal, and never allocates.
  *
  * Two paths compute the same values: a message without multiplexing whose signals are all integers (signed, or
- * unsigned up to 63 bits) takes the fast path when the frame's DLC covers every signal and the frame is not gated:
- * per signal one shift, mask and sign fold, the scaling and one range comparison (an absent range is (-inf, +inf)).
- * Every other frame takes the generic path, which checks each rule per signal.  DECODER_F_GENERIC compiles a
- * decoder that always takes the generic path (the reference the tests compare the fast path against).
- * decoder_frame_apply() decodes straight into a struct vstate, without the intermediate array.
+ * unsigned up to 63 bits) takes the fast path when the frame's DLC covers every signal and the frame is not gated
+ * (the per-message checks, done once): per signal one shift, mask and sign fold, the scaling and one range
+ * comparison, which is left out for a message whose ranges hold every raw value (decided at creation from the
+ * extreme raw values: the value is monotonic in the raw value).  Every other frame takes the generic path, which
+ * checks each rule per signal.  DECODER_F_GENERIC compiles a decoder that always takes the generic path (the
+ * reference test_decode_fast compares the fast path against).  Each compiled signal carries its canonical index,
+ * so decoder_frame_apply() and decoder_records_apply() store values straight into a struct vstate, without the
+ * intermediate list of decoder_frame(); decoder_records_apply() takes a whole batch of records in one call.
+ * Measured on perf/valgrind.sh callgrind's Twizy replay (3.3 values per frame): about 190 instructions per frame
+ * from the batch to the updated state, derived signals included, against 430 through decoder_frame() and
+ * vstate_apply() one value at a time.
  *
  * Signals are numbered 0 .. decoder_signal_count() - 1: the DBC's signals in file order (message by message), then
  * the derived signals of twizy_derived.h.  Each maps to its canonical signal (signals.h) by name, or to -1.
