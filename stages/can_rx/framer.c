@@ -4,9 +4,9 @@
  * The loop finds delimiters with memchr (LF and 0x00 in auto mode, the one delimiter of a fixed mode) and, in the
  * common case of a whole text line inside one read, parses it where it lies, without a copy.  Before that, between
  * units, framer__sim_run() takes the firmware's own SIM lines one after the other without any memchr: their layout
- * says where each ends, and the parser checks every byte before it.  Only a unit split
- * across reads, or held back because it may be a v2 frame, is gathered in f->buf.  Cached delimiter positions keep
- * the loop linear.  Decisions are taken only at delimiters and when buf overflows, on the bytes gathered so far, so
+ * says where each ends, and the parser checks every byte before it; and a v2 frame whole in the chunk is decoded where
+ * it lies (framer__v2_whole; fixed v2 mode likewise).  Only a unit split across reads, or held back because it may
+ * be a v2 frame, is gathered in f->buf.  Cached delimiter positions keep the loop linear.  Decisions are taken only at delimiters and when buf overflows, on the bytes gathered so far, so
  * the events do not depend on how the stream was split into reads.
  */
 #include "stages/can_rx/framer.h"
@@ -652,6 +652,27 @@ static void framer__auto_zero(struct framer *f, rx_emit_fn emit, void *ctx)
 	f->seg = f->len;
 }
 
+/*
+ * Auto mode, between units (nothing held): s[0..n), up to a 0x00 inside the fed chunk, starts like a frame and holds
+ * no LF in its first two bytes.  The general path would gather it in buf, keeping every LF in it as a byte of the
+ * would-be frame (it looks like one from its start), and at the 0x00 take it as the frame when it decodes from its
+ * start, the earliest start there is.  So when it decodes it is emitted here, without the gathering.  Returns 1 when
+ * taken, 0 to leave it to the general path.
+ */
+static int framer__v2_whole(struct framer *f, const uint8_t *s, size_t n, rx_emit_fn emit, void *ctx)
+{
+	struct v2x_frame frame;
+	struct rx_event ev;
+
+	if (n < V2X_FRAME_MIN + 1 || n > FRAMER_MAX_LINE || v2x_frame_decode(s, n, &frame) != 0)
+		return 0;
+	framer__ev_init(&ev, s, n);
+	framer__v2_event(f, &frame, &ev);
+	f->mode = FRAMER_V2;
+	framer__emit_v2(f, &frame, &ev, emit, ctx);
+	return 1;
+}
+
 static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_emit_fn emit, void *ctx)
 {
 	const uint8_t *end = p + n, *nl = NULL, *z = NULL;
@@ -661,9 +682,21 @@ static void framer__auto_feed(struct framer *f, const uint8_t *p, size_t n, rx_e
 	 * p has passed it, which keeps the loop linear. */
 	while (p < end) {
 		if (f->len == 0 && !f->dead) {
-			p = framer__sim_run(f, p, end, emit, ctx);
-			if (p == end)
-				return;
+			if (p[0] == 'S') {
+				p = framer__sim_run(f, p, end, emit, ctx);
+				if (p == end)
+					return;
+			}
+			if (p[0] != '\n' && framer__frame_like(p, (size_t)(end - p))) {
+				if (!z_known || (z && z < p)) {
+					z = memchr(p, 0, (size_t)(end - p));
+					z_known = 1;
+				}
+				if (z && framer__v2_whole(f, p, (size_t)(z - p), emit, ctx)) {
+					p = z + 1;
+					continue;
+				}
+			}
 		}
 		if (!nl_known || (nl && nl < p)) {
 			nl = memchr(p, '\n', (size_t)(end - p));
@@ -731,6 +764,11 @@ static void framer__fixed_feed(struct framer *f, const uint8_t *p, size_t n, rx_
 		}
 		if (!v2 && f->len == 0 && !f->dead) {
 			framer__pieces_at(f, p, (size_t)(d - p), 1, emit, ctx); /* whole line in this chunk: no copy */
+		} else if (v2 && f->len == 0 && !f->dead && (size_t)(d - p) <= FRAMER_MAX_LINE) {
+			if (d > p) { /* whole unit in this chunk: decoded where it lies */
+				framer_parse_v2(f, p, (size_t)(d - p), &frame, &ev);
+				framer__emit_v2(f, &frame, &ev, emit, ctx);
+			}
 		} else {
 			framer__fixed_append(f, p, (size_t)(d - p), emit, ctx);
 			if (!f->dead && f->len) {

@@ -427,7 +427,7 @@ static void test_framer_sink_v2_batches(void **state)
 		{500, {0x7FF, 0, {0}}},
 	};
 	static const struct v2x_can_entry b2[] = {
-		{7, {0x196, 1, {0x42}}},
+		{7, {0x196, 1, {0x0A}}}, /* an LF inside the frame */
 		{65535, {0x5D7, 3, {9, 8, 7}}},
 	};
 	static uint8_t buf[1024];
@@ -457,7 +457,7 @@ static void test_framer_sink_v2_batches(void **state)
 		{REC_F_DEV_TIME, 10, 0xFFFFFF00ull + 250, 0x18FF50E5 | CAN_EFF_FLAG, 2, {0xAA, 0xBB}},
 		{REC_F_DEV_TIME, 10, 0xFFFFFF00ull + 500, 0x7FF, 0, {0}},
 		{0, 0, 0, 0x155, 8, {0x01, 0x97, 0xCE, 0x54, 0x9B, 0x38, 0x00, 0x73}},
-		{REC_F_DEV_TIME, 11, (1ull << 32) + 0x100 + 7, 0x196, 1, {0x42}},
+		{REC_F_DEV_TIME, 11, (1ull << 32) + 0x100 + 7, 0x196, 1, {0x0A}},
 		{REC_F_DEV_TIME, 11, (1ull << 32) + 0x100 + 65535, 0x5D7, 3, {9, 8, 7}},
 		{REC_F_DEV_TIME, 12, (1ull << 32) + 0x200, 0x155, 8, {1, 2, 3, 4, 5, 6, 7, 8}},
 	};
