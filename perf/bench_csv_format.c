@@ -1,13 +1,16 @@
 /*
  * bench_csv_format.c - cost of the per-frame log formatting: one can_data.csv row plus one candump -l line per
- * CAN frame, with csv_format.c's formatters and with the same text made by snprintf, in the same run.
+ * CAN frame, three ways in the same run: csv_can_lines_run (what the log stage calls: a run of frames of one link
+ * formatted back to back, both lines sharing the time, id and hex), csv_can_row + candump_line (one line at a
+ * time, each on its own), and the same text made by snprintf.
  *
  *   build/bin/bench_csv_format [--long]
  *
  * The frames vary (11/29-bit ids, dlc 0..8, a remote frame every 64th, a new GPS fix every 100 frames, as the
- * pipeline sees them); both variants format every frame into the same buffer.  The benchmark first checks that
- * both produce identical text for every frame, then times R rounds of N frames each and prints min / median / max
- * ns per frame and the ratio of medians, ending with one SUMMARY line.  Pin it (taskset -c 2) for stable numbers.
+ * pipeline sees them); every variant formats every frame into the same buffer.  The benchmark first checks that
+ * all produce identical text for every frame, then times R rounds of N frames each, interleaved (run, lines,
+ * snprintf, run, ...), and prints min / median / max ns per frame and the ratios of medians, ending with one
+ * SUMMARY line.  Pin it (taskset -c 2) for stable numbers.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -150,6 +153,30 @@ static uint64_t run_mine(void)
 	return dt;
 }
 
+/* The log stage's way: runs of frames (here the frames between two GPS fixes) formatted back to back. */
+#define RUN_MAX 100
+static char run_rows[RUN_MAX * CSV_CAN_ROW_MAX], run_dumps[RUN_MAX * (CANDUMP_LINE_MAX + 16)];
+
+static uint64_t run_runs(void)
+{
+	struct csv_gps_suffix gs;
+	struct csv_can_ctx ctx;
+	uint64_t bytes = 0;
+
+	csv_gps_suffix_init(&gs);
+	csv_can_ctx_init(&ctx, "can0");
+	uint64_t t0 = rt_mono_ns();
+	for (int i = 0; i < NFRAMES; i += RUN_MAX) {
+		size_t rb, db;
+		csv_gps_suffix_update(&gs, &fixes[i / 100]);
+		csv_can_lines_run(&ctx, &recs[i], RUN_MAX, &gs, run_rows, &rb, run_dumps, &db);
+		bytes += rb + db;
+	}
+	uint64_t dt = rt_mono_ns() - t0;
+	sink += bytes;
+	return dt;
+}
+
 static uint64_t run_snprintf(void)
 {
 	uint64_t bytes = 0;
@@ -193,6 +220,33 @@ static int verify(void)
 			return -1;
 		}
 	}
+	/* the runs: the same rows and lines, back to back */
+	struct csv_can_ctx ctx;
+	csv_gps_suffix_init(&gs);
+	csv_can_ctx_init(&ctx, "can0");
+	for (int i = 0; i < NFRAMES; i += RUN_MAX) {
+		size_t rb, db, ro = 0, dof = 0;
+		csv_gps_suffix_update(&gs, &fixes[i / 100]);
+		csv_can_lines_run(&ctx, &recs[i], RUN_MAX, &gs, run_rows, &rb, run_dumps, &db);
+		for (int j = i; j < i + RUN_MAX; j++) {
+			size_t m = snp_can_row(b, sizeof(b), &recs[j], &fixes[j / 100]);
+			if (ro + m > rb || memcmp(run_rows + ro, b, m) != 0) {
+				fprintf(stderr, "can_data mismatch in a run at frame %d:\n  %.*s", j, (int)m, b);
+				return -1;
+			}
+			ro += m;
+			m = snp_candump(b, sizeof(b), &recs[j]);
+			if (dof + m > db || memcmp(run_dumps + dof, b, m) != 0) {
+				fprintf(stderr, "candump mismatch in a run at frame %d:\n  %.*s", j, (int)m, b);
+				return -1;
+			}
+			dof += m;
+		}
+		if (ro != rb || dof != db) {
+			fprintf(stderr, "a run wrote more than its frames' lines at frame %d\n", i);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -211,7 +265,7 @@ static int cmp_u64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 && strcmp(argv[1], "--long") == 0 ? 31 : 9;
-	uint64_t mine[31], snp[31];
+	uint64_t mine[31], snp[31], runs[31];
 	struct utsname u;
 
 	make_input();
@@ -219,25 +273,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_csv_format: outputs differ: FAILED\n");
 		return 1;
 	}
-	run_mine(); /* warm caches and branch predictors */
+	run_runs(); /* warm caches and branch predictors */
+	run_mine();
 	run_snprintf();
 	for (int r = 0; r < rounds; r++) {
+		runs[r] = run_runs();
 		mine[r] = run_mine();
 		snp[r] = run_snprintf();
 	}
+	qsort(runs, (size_t)rounds, sizeof(runs[0]), cmp_u64);
 	qsort(mine, (size_t)rounds, sizeof(mine[0]), cmp_u64);
 	qsort(snp, (size_t)rounds, sizeof(snp[0]), cmp_u64);
 	double k = 1.0 / NFRAMES;
 	double m_min = (double)mine[0] * k, m_med = (double)mine[rounds / 2] * k, m_max = (double)mine[rounds - 1] * k;
 	double s_min = (double)snp[0] * k, s_med = (double)snp[rounds / 2] * k, s_max = (double)snp[rounds - 1] * k;
+	double r_min = (double)runs[0] * k, r_med = (double)runs[rounds / 2] * k, r_max = (double)runs[rounds - 1] * k;
 	printf("frames/round %d, rounds %d; ns per frame (can_data row + candump line)\n", NFRAMES, rounds);
-	printf("  csv_format: min %.1f  median %.1f  max %.1f\n", m_min, m_med, m_max);
-	printf("  snprintf:   min %.1f  median %.1f  max %.1f\n", s_min, s_med, s_max);
+	printf("  runs (log stage): min %.1f  median %.1f  max %.1f\n", r_min, r_med, r_max);
+	printf("  one by one:       min %.1f  median %.1f  max %.1f\n", m_min, m_med, m_max);
+	printf("  snprintf:         min %.1f  median %.1f  max %.1f\n", s_min, s_med, s_max);
 	uname(&u);
 	printf("SUMMARY bench=csv_format machine=%s kernel=%s build=%s frames=%d rounds=%d "
 	       "csvfmt_ns_per_row=%.1f csvfmt_min=%.1f csvfmt_max=%.1f snprintf_ns_per_row=%.1f snprintf_min=%.1f "
-	       "snprintf_max=%.1f ratio=%.1f frames_per_s=%.0f\n",
+	       "snprintf_max=%.1f ratio=%.1f frames_per_s=%.0f run_ns_per_row=%.1f run_min=%.1f run_max=%.1f "
+	       "one_by_one_vs_run=%.2f snprintf_vs_run=%.1f run_frames_per_s=%.0f\n",
 	       u.machine, u.release, BENCH_BUILD, NFRAMES, rounds, m_med, m_min, m_max, s_med,
-	       s_min, s_max, s_med / m_med, 1e9 / m_med);
+	       s_min, s_max, s_med / m_med, 1e9 / m_med, r_med, r_min, r_max, m_med / r_med, s_med / r_med, 1e9 / r_med);
 	return 0;
 }
