@@ -48,7 +48,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-timeout 30 "$TRACE" start --name "$name" --output "$work/trace" --rate 3000 >"$work/start.log" 2>&1 ||
+# v2xd waits on a FIFO until the sessions are set up (exec keeps the pid): every session records only that process
+# (--pid, lttng track), not the v2xd of other tests or benchmarks running on the machine at the same time.
+mkdir -p "$work/out"
+mkfifo "$work/go" || fail "mkfifo"
+bash -c 'read -r _ <"$1"; shift; exec "$@"' hold "$work/go" "$BIN" --can-dev "$work/tty" --out "$work/out" \
+	--snapshot-s 1 --status-s 0 2>"$work/v2xd.log" &
+v2xd_pid=$!
+timeout 30 "$TRACE" start --name "$name" --output "$work/trace" --rate 3000 --pid "$v2xd_pid" >"$work/start.log" 2>&1 ||
 	fail "v2x-trace start: $(cat "$work/start.log")"
 grep -q "channel v2x" "$work/start.log" || fail "v2x-trace start printed no channel sizing"
 # The channel as trace/README.md specifies it: discard mode, never blocking, sub-buffers sized for 1 s at 3,000
@@ -65,29 +72,29 @@ done
 grep -Eq 'v2x:(\*|can_frame_parsed|can_signals_decoded|log_row) ' "$work/list.txt" &&
 	fail "default session enables per-frame events: $(grep 'v2x:' "$work/list.txt" | head -3)"
 # --per-frame: every v2x event; 1 s at 3,000 frames/s is 156,612 + 3,000 x 161 = 639,612 bytes/s: 128 KiB x 8.
-timeout 30 "$TRACE" start --per-frame --name "$pf" --output "$work/pftrace" --rate 3000 >"$work/pfstart.log" 2>&1 ||
+timeout 30 "$TRACE" start --per-frame --name "$pf" --output "$work/pftrace" --rate 3000 --pid "$v2xd_pid" \
+	>"$work/pfstart.log" 2>&1 ||
 	fail "v2x-trace start --per-frame: $(cat "$work/pfstart.log")"
 lttng list "$pf" >"$work/pflist.txt" 2>&1 || fail "lttng list $pf"
 grep -q 'v2x:\* ' "$work/pflist.txt" || fail "--per-frame session does not enable v2x:*"
 grep -Eq 'Sub-buffer size: +131072 bytes' "$work/pflist.txt" || fail "--per-frame sub-buffer size"
 # A flight recorder alongside: overwrite mode, written on demand.
 snap="v2x-lat-snap-$$-$RANDOM"
-timeout 30 "$TRACE" start --snapshot --seconds 2 --name "$snap" --output "$work/snap" --rate 3000 \
+timeout 30 "$TRACE" start --snapshot --seconds 2 --name "$snap" --output "$work/snap" --rate 3000 --pid "$v2xd_pid" \
 	>"$work/snapstart.log" 2>&1 || fail "v2x-trace start --snapshot: $(cat "$work/snapstart.log")"
 lttng list "$snap" 2>&1 | grep -Eq 'Event-loss mode: +overwrite' || fail "snapshot channel not in overwrite mode"
 lttng create "$raw" --output "$work/raw" >/dev/null || fail "lttng create (raw)"
 lttng enable-channel -u c --session "$raw" --subbuf-size 256K --num-subbuf 8 >/dev/null || fail "enable-channel (raw)"
 lttng add-context -u -t vpid --session "$raw" -c c >/dev/null || fail "add-context (raw)"
 lttng enable-event -u --session "$raw" -c c 'v2x:can_frame_parsed,v2x:log_row' >/dev/null || fail "enable-event (raw)"
+lttng track -u --session "$raw" --vpid="$v2xd_pid" >/dev/null || fail "lttng track (raw)"
 lttng start "$raw" >/dev/null || fail "lttng start (raw)"
 
-mkdir -p "$work/out"
 PTY_FEED_DELAY_MS=1000 "$TOOLS/pty_feed" --link "$work/tty" --count $LINES --rate 3000 --hold-ms 300 \
 	2>"$work/feed.log" &
 feed_pid=$!
 for _ in $(seq 100); do [ -e "$work/tty" ] && break; sleep 0.05; done
-"$BIN" --can-dev "$work/tty" --out "$work/out" --snapshot-s 1 --status-s 0 2>"$work/v2xd.log" &
-v2xd_pid=$!
+echo go >"$work/go"
 timeout 60 tail --pid="$feed_pid" -f /dev/null || fail "pty_feed did not finish within 60 s"
 wait "$feed_pid" || fail "pty_feed failed: $(cat "$work/feed.log")"
 feed_pid=
@@ -104,6 +111,9 @@ timeout 30 "$TRACE" stop "$pf" >/dev/null 2>&1 || fail "v2x-trace stop (--per-fr
 timeout 30 "$TRACE" stop "$name" >"$work/stop.log" 2>&1 || fail "v2x-trace stop: $(cat "$work/stop.log")"
 lttng list 2>/dev/null | grep -q "$name" && fail "session $name still exists after v2x-trace stop"
 
+# --pid (lttng track): the sessions recorded this v2xd only
+others=$(babeltrace2 "$work/trace" "$work/pftrace" 2>/dev/null | grep 'v2x:' | grep -cv "vpid = $pid[,}]")
+[ "$others" = 0 ] || fail "$others events of other processes recorded despite v2x-trace --pid"
 timeout 120 "$LATENCY" "$work/trace" --pid "$pid" --out "$work/plots" --json "$work/lat.json" >"$work/report.txt" \
 	2>"$work/lat.err" || fail "v2x-latency: $(cat "$work/lat.err")"
 cat "$work/report.txt"

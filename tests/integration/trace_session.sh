@@ -22,6 +22,7 @@ sessiond_pid=
 v2xd_pid=
 cleanup() {
 	[ -n "$v2xd_pid" ] && kill -9 "$v2xd_pid" 2>/dev/null
+	[ -n "${ours_overflow:-}" ] && kill -9 "$ours_overflow" 2>/dev/null
 	lttng destroy "$session" >/dev/null 2>&1
 	# Only the daemon this test started, and only when nobody else's session uses it (tests run in parallel).
 	if [ -n "$sessiond_pid" ] && ! lttng list 2>/dev/null | grep -q '^ *[0-9]*) '; then
@@ -37,20 +38,29 @@ if ! pgrep -x lttng-sessiond >/dev/null; then
 	sessiond_pid=$(cat /var/run/lttng/lttng-sessiond.pid 2>/dev/null)
 	[ "$(cat /proc/"$sessiond_pid"/comm 2>/dev/null)" = lttng-sessiond ] || sessiond_pid=
 fi
+# The two programs wait on FIFOs until the session is set up (exec keeps the pid), so the session records only them
+# (lttng track), not the v2xd of other tests or benchmarks running on the machine at the same time.
+mkdir -p "$work/out"
+mkfifo "$work/go-v2xd" "$work/go-overflow" || fail "mkfifo"
+hold='read -r _ <"$1"; shift; exec "$@"'
+bash -c "$hold" hold "$work/go-v2xd" "$BIN" --can-dev "$work/tty" --out "$work/out" --snapshot-s 1 --status-s 0 \
+	2>"$work/v2xd.log" &
+v2xd_pid=$!
+ours_v2xd=$v2xd_pid
+bash -c "$hold" hold "$work/go-overflow" "$TOOLS/ring_overflow" >/dev/null &
+ours_overflow=$!
 lttng create "$session" --output "$work/trace" >/dev/null || fail "lttng create"
 lttng enable-channel -u chan --subbuf-size 1M --num-subbuf 8 --session "$session" >/dev/null || fail "enable-channel"
 lttng add-context -u -t vtid -t vpid -t procname --session "$session" -c chan >/dev/null || fail "add-context"
 lttng enable-event -u 'v2x:*' -c chan --session "$session" >/dev/null || fail "enable-event"
+lttng track -u --session "$session" --vpid="$ours_v2xd,$ours_overflow" >/dev/null || fail "lttng track"
 lttng start "$session" >/dev/null || fail "lttng start"
 
 # 1. the CAN path: 2,000 generated lines (1,980 CAN frames, 20 GPS fixes)
-mkdir -p "$work/out"
 PTY_FEED_DELAY_MS=1500 "$TOOLS/pty_feed" --link "$work/tty" --count 2000 --hold-ms 300 2>"$work/feed.log" &
 feed_pid=$!
 for _ in $(seq 100); do [ -e "$work/tty" ] && break; sleep 0.05; done
-"$BIN" --can-dev "$work/tty" --out "$work/out" --snapshot-s 1 --status-s 0 2>"$work/v2xd.log" &
-v2xd_pid=$!
-ours_v2xd=$v2xd_pid
+echo go >"$work/go-v2xd"
 wait "$feed_pid" || fail "pty_feed failed: $(cat "$work/feed.log")"
 kill -TERM "$v2xd_pid"
 for _ in $(seq 200); do kill -0 "$v2xd_pid" 2>/dev/null || break; sleep 0.05; done
@@ -58,15 +68,16 @@ wait "$v2xd_pid"; rc=$?; v2xd_pid=
 [ "$rc" = 0 ] || fail "v2xd exited $rc: $(tail -5 "$work/v2xd.log")"
 
 # 2. a ring overfilled on purpose
-"$TOOLS/ring_overflow" >/dev/null &
-ours_overflow=$!
+echo go >"$work/go-overflow"
 wait "$ours_overflow" || fail "ring_overflow misbehaved"
 
 lttng stop "$session" >/dev/null || fail "lttng stop"
 babeltrace2 "$work/trace" >"$work/events.txt" 2>"$work/bt.err" || fail "babeltrace2: $(head -3 "$work/bt.err")"
 
-# Only this test's two processes (other programs using the provider may run at the same time, other v2xd too).
+# Only this test's two processes were recorded (the tracker), and the count checks take only theirs anyway.
 grep -E "vpid = ($ours_v2xd|$ours_overflow)[,}]" "$work/events.txt" >"$work/ours.txt"
+[ "$(grep -c 'v2x:' "$work/events.txt")" = "$(wc -l <"$work/ours.txt")" ] ||
+	fail "the session recorded other processes despite lttng track"
 count() { grep -c "v2x:$1:" "$work/ours.txt"; }
 echo "events recorded: $(wc -l <"$work/events.txt")"
 for ev in can_bytes_read can_frame_parsed can_signals_decoded log_row gps_fix state_published stage_start \
