@@ -1,11 +1,13 @@
 /*
  * decode_stage.h - the decode stage: records from can_rx become signals and the published vehicle state.
  *
- * The thread takes records from its input ring in place (ring_peek), decodes CAN frames with the compiled DBC
- * (stages/decode/decoder.h), applies signals, GPS fixes and status to its live struct vstate, forwards every record
- * unchanged to the logging stage's ring, and publishes the vehicle state through RCU (rt/rcu_state.h) after each
- * batch, at most once per publish_ns.  Readers of the state never block it.  On shutdown it drains its input ring,
- * publishes a last time and closes its output ring.  Real-time thread: counts and traces, never logs.
+ * The thread takes records from its input ring in place (ring_peek), a batch at a time: it decodes the batch's CAN
+ * frames with the compiled DBC (stages/decode/decoder.h) straight into its live struct vstate in one decoder call,
+ * applies GPS fixes and status, counts refused values once per batch, emits can_batch_decoded once per run of one
+ * link's records, forwards every record unchanged to the logging stage's ring (when it has one), and publishes the
+ * vehicle state through RCU (rt/rcu_state.h) after each batch, at most once per publish_ns.  Readers of the state
+ * never block it.  On shutdown it drains its input ring, publishes a last time and closes its output ring.
+ * Real-time thread: counts and traces, never logs.
  */
 #ifndef V2X_STAGES_DECODE_DECODE_STAGE_H
 #define V2X_STAGES_DECODE_DECODE_STAGE_H
