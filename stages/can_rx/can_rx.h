@@ -5,8 +5,8 @@
  * pipeline kicks to stop it.  Each read is stamped with CLOCK_MONOTONIC
  * and CLOCK_REALTIME, framed (stages/can_rx/framer.h: legacy text lines, NMEA, candump lines or v2 frames, detected
  * automatically), and every accepted record gets the link's next sequence number and is pushed into the output
- * ring in batches.  A record is built in its batch slot (the framer's hot path writes legacy SIM lines there
- * directly) and copied once, into each output ring.  A batch never holds records of two reads; each push is traced
+ * ring in batches.  A record is built in its batch slot (the framer's hot path writes legacy SIM lines and v2 CAN
+ * batch entries there directly) and copied once, into each output ring.  A batch never holds records of two reads; each push is traced
  * (can_batch_parsed: link, first seq, count, the read's rx_mono_ns), each record too (can_frame_parsed, for
  * per-frame sessions).  Rejected units are counted per reason and traced (can_frame_rejected).
  *

@@ -64,8 +64,9 @@
  * every byte, so none is inside it) and without building a whole event.  With a sink set (framer_set_sink), its
  * record, and each entry's record of a V2X_T_CAN_BATCH frame, is written straight into the caller's storage and
  * commit is called in place of emit.  Any other line, or one the fixed layout refuses, takes the general path above,
- * so events, their order and every reject stay the same with or without a sink, however the stream is split.  (In
- * auto mode a frame found at a 0x00 is decoded once.)
+ * so events, their order and every reject stay the same with or without a sink, however the stream is split.  A v2
+ * frame whole inside one fed chunk, nothing held before it, is decoded where it lies, and once (in auto mode also
+ * when it was gathered across reads).
  *
  * Threads: one framer per input stream, used by one thread at a time; nothing is shared.  No call blocks or
  * allocates; emit and commit are called synchronously from framer_feed()/framer_finish().
