@@ -26,7 +26,7 @@
 
 #define DEC_NO_INPUT 0xFF
 
-/* A compiled signal.  The fields the fast path reads come first (one 64-byte line for the common case). */
+/* A compiled signal.  The fields the fast path reads come first, within its first 64 bytes. */
 struct dec_sig {
 	uint64_t mask;       /* length_bits ones */
 	uint64_t sign;       /* the sign bit (1 << (length_bits - 1)) of a signed integer, else 0: (raw ^ sign) - sign */
