@@ -108,6 +108,17 @@ static void trace_batch(const struct can_rx *s)
 	}
 }
 
+/* The per-frame event of each CAN record in the batch (sessions that record can_frame_parsed: v2x-trace --per-frame),
+ * with the fields it always had; tested once per batch, so the records' path holds no tracepoint. */
+static void trace_frames(const struct can_rx *s)
+{
+	for (unsigned i = 0; i < s->batch_n; i++) {
+		const struct rx_record *r = &s->batch[i];
+		if (r->type == REC_CAN)
+			V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
+	}
+}
+
 /*
  * Pushes the batch to every output, waiting (bounded, full_wait_ns) while a ring is full: back-pressure that keeps a
  * replay or a burst lossless while a consumer is only briefly behind.  A later output (the log) that stays full for
@@ -120,6 +131,8 @@ static void flush_batch(struct can_rx *s)
 	rt_count(&s->ctr.in, s->batch_n);
 	if (V2X_TP_ENABLED(can_batch_parsed))
 		trace_batch(s);
+	if (V2X_TP_ENABLED(can_frame_parsed))
+		trace_frames(s);
 	for (unsigned o = 0; o < s->n_outs; o++) {
 		struct ring *r = s->outs[o];
 		size_t done;
@@ -167,12 +180,6 @@ static void dev_seq_seen(struct can_rx *s, uint32_t dev_seq)
 	s->dev_seq_known = 1;
 }
 
-/* Out of line, so that the per-frame function saves no registers for it while no session records it. */
-static __attribute__((noinline, cold)) void trace_frame(const struct rx_record *r)
-{
-	V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
-}
-
 /* The framer's hot path built a REC_CAN record in place at s->next (framer_set_sink): a legacy SIM line, or an entry
  * of a v2 CAN batch frame. */
 static void on_record(void *ctx, struct rx_record *r)
@@ -186,8 +193,6 @@ static void on_record(void *ctx, struct rx_record *r)
 	r->link = s->conf.link;
 	if (r->flags & REC_F_DEV_TIME)
 		dev_seq_seen(s, r->dev_seq);
-	if (V2X_TP_ENABLED(can_frame_parsed))
-		trace_frame(r);
 	batch_added(s);
 }
 
@@ -214,8 +219,6 @@ static void on_event(void *ctx, const struct rx_event *ev)
 	if (r->flags & REC_F_DEV_TIME)
 		dev_seq_seen(s, r->dev_seq);
 	r->line = 0;
-	if (r->type == REC_CAN)
-		V2X_TP(can_frame_parsed, r->link, r->u.can.id, r->seq, r->rx_mono_ns);
 	batch_added(s);
 }
 
@@ -255,22 +258,40 @@ static void device_close(struct can_rx *s, int err)
 	V2X_TP(link_state, s->conf.link, 0, err);
 }
 
-/* True when the kernel holds more bytes for fd (FIONREAD; a failure counts as none). */
-static bool bytes_pending(int fd)
+/*
+ * Whether a read of n bytes leaves a backlog to read at once.  A tty hands out at most its line discipline's buffer
+ * (4 KiB) per read, so a read of less than half of that found the kernel's queue short: no backlog, and no FIONREAD
+ * to ask (one syscall fewer per cycle at bus rate, where a 2 ms read holds a few hundred bytes).  After a larger one,
+ * FIONREAD says (a failure counts as none).
+ */
+#define CAN_RX_SHORT_READ 2048
+static bool backlog_after(int fd, size_t n)
 {
-	int n = 0;
-	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+	int pending = 0;
+	return n >= CAN_RX_SHORT_READ && ioctl(fd, FIONREAD, &pending) == 0 && pending > 0;
 }
 
-/* Sleeps up to ns, returning early when kicked for shutdown. */
-static void wait_wake(struct can_rx *s, uint64_t ns)
+/*
+ * Sleeps in one ppoll() until fd (when >= 0) is readable or hangs up, the waiter is kicked, or ns have passed
+ * (CAN_RX_FOREVER: no limit).  Returns fd's revents (0 after a kick or the timeout), or -1 with errno.
+ *
+ * can_rx consumes no ring: its waiter carries only kicks (stop), and in RT_WAIT_EVENTFD mode a kick always writes the
+ * eventfd, which then stays readable until drained.  So no rt_waiter_arm() handshake is needed before the wait (the
+ * stop flag is checked after every wake-up), and the eventfd is drained (rt_waiter_disarm) only when it fired: a wait
+ * costs one syscall, where arm + poll + disarm cost a read returning EAGAIN besides.
+ */
+#define CAN_RX_FOREVER UINT64_MAX
+static int wait_io(struct can_rx *s, int fd, uint64_t ns)
 {
-	if (rt_waiter_arm(s->waiter, NULL, NULL) != 0)
-		return; /* a kick is pending */
-	struct pollfd p = {.fd = rt_waiter_fd(s->waiter), .events = POLLIN};
+	struct pollfd p[2] = {{.fd = rt_waiter_fd(s->waiter), .events = POLLIN}, {.fd = fd, .events = POLLIN}};
 	struct timespec ts = {.tv_sec = (time_t)(ns / RT_NS_PER_SEC), .tv_nsec = (long)(ns % RT_NS_PER_SEC)};
-	(void)ppoll(&p, 1, &ts, NULL);
-	(void)rt_waiter_disarm(s->waiter);
+
+	int r = ppoll(p, fd >= 0 ? 2 : 1, ns == CAN_RX_FOREVER ? NULL : &ts, NULL);
+	if (r < 0)
+		return -1;
+	if (p[0].revents)
+		(void)rt_waiter_disarm(s->waiter); /* drain the kick; the caller re-checks the stop flag */
+	return fd >= 0 ? p[1].revents : 0;
 }
 
 /* A regular file was read to its end: frame what is left, close it, and wait for the stop. */
@@ -285,13 +306,16 @@ static void end_of_file(struct can_rx *s)
 	atomic_store_explicit(&s->at_eof, 1, memory_order_relaxed);
 	V2X_TP(link_state, s->conf.link, 0, 0);
 	while (!rt_stop_requested(s->stop))
-		wait_wake(s, 1000 * RT_NS_PER_MS);
+		(void)wait_io(s, -1, 1000 * RT_NS_PER_MS);
 }
 
+/*
+ * The loop reads first and waits only when a read finds nothing (EAGAIN): at bus rate a cycle is one read, one
+ * moderation sleep and the wake-up of decode (three syscalls), and poll() runs only when the line goes quiet.
+ */
 void *can_rx_thread(void *arg)
 {
 	struct can_rx *s = arg;
-	struct pollfd pfd[2];
 
 	while (!rt_stop_requested(s->stop)) {
 		if (s->fd < 0) {
@@ -299,7 +323,7 @@ void *can_rx_thread(void *arg)
 			if (fd < 0) {
 				rt_count(&s->open_failures, 1);
 				atomic_store_explicit(&s->last_errno, -fd, memory_order_relaxed);
-				wait_wake(s, s->conf.reopen_ns);
+				(void)wait_io(s, -1, s->conf.reopen_ns);
 				continue;
 			}
 			struct stat st;
@@ -309,48 +333,38 @@ void *can_rx_thread(void *arg)
 			atomic_store_explicit(&s->link_up, 1, memory_order_relaxed);
 			V2X_TP(link_state, s->conf.link, 1, 0);
 		}
-		pfd[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
-		pfd[1] = (struct pollfd){.fd = rt_waiter_fd(s->waiter), .events = POLLIN};
-		if (rt_waiter_arm(s->waiter, NULL, NULL) != 0)
-			continue; /* kicked: re-check the stop flag */
-		int pr = poll(pfd, 2, -1);
-		(void)rt_waiter_disarm(s->waiter);
-		if (pr < 0) {
-			if (errno == EINTR)
-				continue;
-			device_close(s, errno);
-			wait_wake(s, s->conf.reopen_ns);
+		ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
+		if (n > 0) {
+			consume(s, (size_t)n);
+			/* Read moderation: let bytes gather for read_interval_ns, so each read (and each wake-up of the
+			 * stages after it) takes a batch.  A backlog is read again at once, so the moderation never limits
+			 * the rate. */
+			if (s->conf.read_interval_ns && !s->is_file && !backlog_after(s->fd, (size_t)n))
+				(void)wait_io(s, -1, s->conf.read_interval_ns);
 			continue;
 		}
-		if (pfd[1].revents)
-			continue; /* woken: re-check the stop flag */
-		if (pfd[0].revents & POLLIN) {
-			ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
-			if (n > 0) {
-				consume(s, (size_t)n);
-				/* Read moderation: let bytes gather for read_interval_ns, so each read (and each wake-up of
-				 * the stages after it) takes a batch.  Bytes already waiting mean a backlog (a tty hands out
-				 * a few KiB per read): read again at once, so the moderation never limits the rate. */
-				if (s->conf.read_interval_ns && !s->is_file && !bytes_pending(s->fd))
-					wait_wake(s, s->conf.read_interval_ns);
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* Nothing to read: sleep until there is, or a hang-up, or the stop. */
+			int ev = wait_io(s, s->fd, CAN_RX_FOREVER);
+			if (ev < 0 && errno != EINTR) {
+				device_close(s, errno);
+				(void)wait_io(s, -1, s->conf.reopen_ns);
+			} else if (ev > 0 && !(ev & POLLIN) && (ev & (POLLHUP | POLLERR | POLLNVAL))) {
+				device_close(s, EIO);
+				(void)wait_io(s, -1, s->conf.reopen_ns);
 			}
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (n == 0 && s->is_file) {
-				/* A file (a replayed log) is read once: its last line counts even without a newline. */
-				end_of_file(s);
-				continue;
-			}
-			/* 0 (end of file) or EIO/ENXIO/ENODEV: the device or the pty's far end is gone. */
-			device_close(s, n == 0 ? 0 : errno);
-			wait_wake(s, s->conf.reopen_ns);
 			continue;
 		}
-		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-			device_close(s, EIO);
-			wait_wake(s, s->conf.reopen_ns);
+		if (n == 0 && s->is_file) {
+			/* A file (a replayed log) is read once: its last line counts even without a newline. */
+			end_of_file(s);
+			continue;
 		}
+		/* 0 (end of file) or EIO/ENXIO/ENODEV: the device or the pty's far end is gone. */
+		device_close(s, n == 0 ? 0 : errno);
+		(void)wait_io(s, -1, s->conf.reopen_ns);
 	}
 	/* Stop: what the kernel already received is taken too (non-blocking reads until it is empty), and a line cut
 	 * by the stop is framed as it is (a reject, counted, unless it happens to be whole). */
