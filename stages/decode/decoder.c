@@ -647,11 +647,12 @@ DEC_INLINE bool decoder__frame(struct decoder *d, const struct can_frame_data *f
 		if (!(f->id & CAN_RTR_FLAG))
 			decoder__message(d, m, f, k, &in);
 	}
-	struct twz_outputs o;
-	o.n = 0;
-	twizy_derived_frame(&d->td, &in, t_ns, &o);
-	if (o.n)
+	if (twizy_derived_activity(&d->td, in.mask, t_ns)) {
+		struct twz_outputs o;
+		o.n = 0;
+		twizy_derived_update(&d->td, &in, &o);
 		decoder__derived(d, &o, k);
+	}
 	return known;
 }
 

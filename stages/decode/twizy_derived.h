@@ -101,14 +101,21 @@ unsigned twizy_derived_max_outputs(const struct twizy_derived *td);
    Appends to out (out->n set by the caller). */
 void twizy_derived_update(struct twizy_derived *td, const struct twz_inputs *in, struct twz_outputs *out);
 
+/* The first part of twizy_derived_frame(): the bus activity at t_ns.  Returns whether twizy_derived_update() must
+   follow (the frame carries inputs, or bus_online changes): most frames need no more. */
+static inline bool twizy_derived_activity(struct twizy_derived *td, uint32_t in_mask, int64_t t_ns)
+{
+	td->have_time = true;
+	td->last_activity_ns = t_ns;
+	return in_mask != 0 || td->bus_online != 1;
+}
+
 /* One frame arrived at t_ns with these valid inputs: appends the derived values it updated to out (the caller sets
    out->n = 0 first). */
 static inline void twizy_derived_frame(struct twizy_derived *td, const struct twz_inputs *in, int64_t t_ns,
 				       struct twz_outputs *out)
 {
-	td->have_time = true;
-	td->last_activity_ns = t_ns;
-	if (in->mask != 0 || td->bus_online != 1)
+	if (twizy_derived_activity(td, in->mask, t_ns))
 		twizy_derived_update(td, in, out);
 }
 
