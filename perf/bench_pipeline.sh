@@ -187,11 +187,6 @@ run() {
 	others0=$(other_sessions)
 	local tp_rate=$((simrate * speed))
 	[ "$tp_rate" -gt 100000 ] && tp_rate=100000
-	if [ "$cfg" = traced ] || [ "$cfg" = ltraced ]; then
-		"$ROOT/trace/v2x-trace" start --name "v2xbench-$$-$cfg-$rate-$round" --output "$dir/trace" --rate "$tp_rate" \
-			>"$dir/trace.log" 2>&1 || { echo "$PROG: v2x-trace start failed: $(cat "$dir/trace.log")" >&2; return 1; }
-		trace_on=1
-	fi
 	# v2xd first, polling for the devices every 10 ms, so it reads from the simulator's first byte (a pty that
 	# nobody reads fills in milliseconds at the maximum rate, and the simulated bridge then drops frames).
 	# Untraced configurations run hidden from every LTTng session daemon (perf/no_lttng.sh): other people's sessions
@@ -205,6 +200,13 @@ run() {
 		--can-rx-reopen-ms 10 --hub-reopen-ms 10 "${args[@]}" 2>"$dir/v2xd.log" &
 	local vd=$!
 	pids+=("$vd")
+	# The session records this v2xd only (--pid): with per-user buffers it would record every other v2xd of root.
+	# v2xd waits for the simulator's ptys meanwhile, so no frame goes by before the session runs.
+	if [ "$cfg" = traced ] || [ "$cfg" = ltraced ]; then
+		"$ROOT/trace/v2x-trace" start --name "v2xbench-$$-$cfg-$rate-$round" --output "$dir/trace" --rate "$tp_rate" \
+			--pid "$vd" >"$dir/trace.log" 2>&1 || { echo "$PROG: v2x-trace start failed: $(cat "$dir/trace.log")" >&2; return 1; }
+		trace_on=1
+	fi
 	sleep 0.3
 	"$BIN/v2xsim" --scenario "$work/scenario.txt" --rate "$simrate" --speed "$speed" --duration $((secs * speed)) \
 		--radio-port "$radio_port" --can-pty "$dir/can" --hub-pty "$dir/hub" --summary "$dir/sim.txt" --quiet \
