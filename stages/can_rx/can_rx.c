@@ -259,12 +259,14 @@ static void device_close(struct can_rx *s, int err)
 }
 
 /*
- * Whether a read of n bytes leaves a backlog to read at once.  A tty hands out at most its line discipline's buffer
- * (4 KiB) per read, so a read of less than half of that found the kernel's queue short: no backlog, and no FIONREAD
- * to ask (one syscall fewer per cycle at bus rate, where a 2 ms read holds a few hundred bytes).  After a larger one,
- * FIONREAD says (a failure counts as none).
+ * Whether a read of n bytes leaves a backlog to read at once (FIONREAD; a failure counts as none).  At bus rate a
+ * 2 ms read holds tens of bytes (legacy lines at 115,200 baud) to about 200 (v2 batches at 4,500 frames/s): below
+ * CAN_RX_SHORT_READ nothing can be queued behind it worth a syscall, so the moderation sleep follows at once (three
+ * syscalls per cycle).  Larger reads mean a fast writer: asking keeps reading while bytes keep coming.  (With 2 KiB
+ * here a writer faster than the reader but in small pieces made short reads mid-stream, each followed by a 2 ms
+ * sleep: bench_can_path's maximum rate fell from about 1 M to 0.2 M frames/s.)
  */
-#define CAN_RX_SHORT_READ 2048
+#define CAN_RX_SHORT_READ 256
 static bool backlog_after(int fd, size_t n)
 {
 	int pending = 0;
@@ -336,17 +338,28 @@ void *can_rx_thread(void *arg)
 		ssize_t n = read(s->fd, s->rbuf, CAN_RX_READ_SIZE);
 		if (n > 0) {
 			consume(s, (size_t)n);
+			s->cyc_bytes += (uint64_t)n;
 			/* Read moderation: let bytes gather for read_interval_ns, so each read (and each wake-up of the
-			 * stages after it) takes a batch.  A backlog is read again at once, so the moderation never limits
-			 * the rate. */
-			if (s->conf.read_interval_ns && !s->is_file && !backlog_after(s->fd, (size_t)n))
-				(void)wait_io(s, -1, s->conf.read_interval_ns);
+			 * stages after it) takes a batch.  A backlog is read again at once, and a fast writer gets
+			 * shorter sleeps (can_rx_moderation_ns), so the moderation does not limit the rate. */
+			if (s->conf.read_interval_ns && !s->is_file && !backlog_after(s->fd, (size_t)n)) {
+				uint64_t ns = can_rx_moderation_ns(s->conf.read_interval_ns, s->cyc_bytes,
+								   s->read_mono_ns - s->cyc_start_ns);
+				/* the next cycle: this sleep and what it gathers */
+				s->cyc_bytes = 0;
+				s->cyc_start_ns = s->read_mono_ns;
+				(void)wait_io(s, -1, ns);
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			/* Nothing to read: sleep until there is, or a hang-up, or the stop. */
+			/* the line went quiet: the next cycle counts from here, so the first bytes after a pause do not
+			 * look like a fast writer */
+			s->cyc_bytes = 0;
+			s->cyc_start_ns = rt_mono_ns();
 			int ev = wait_io(s, s->fd, CAN_RX_FOREVER);
 			if (ev < 0 && errno != EINTR) {
 				device_close(s, errno);
