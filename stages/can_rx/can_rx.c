@@ -296,6 +296,16 @@ static int wait_io(struct can_rx *s, int fd, uint64_t ns)
 	return fd >= 0 ? p[1].revents : 0;
 }
 
+/*
+ * After losing the device: wait reopen_ns before trying again, unless a stop is requested (the wait that found the
+ * hang-up may also have drained the stop's kick from the eventfd, which would then not end this sleep early).
+ */
+static void reopen_wait(struct can_rx *s)
+{
+	if (!rt_stop_requested(s->stop))
+		(void)wait_io(s, -1, s->conf.reopen_ns);
+}
+
 /* A regular file was read to its end: frame what is left, close it, and wait for the stop. */
 static void end_of_file(struct can_rx *s)
 {
@@ -363,10 +373,10 @@ void *can_rx_thread(void *arg)
 			int ev = wait_io(s, s->fd, CAN_RX_FOREVER);
 			if (ev < 0 && errno != EINTR) {
 				device_close(s, errno);
-				(void)wait_io(s, -1, s->conf.reopen_ns);
+				reopen_wait(s);
 			} else if (ev > 0 && !(ev & POLLIN) && (ev & (POLLHUP | POLLERR | POLLNVAL))) {
 				device_close(s, EIO);
-				(void)wait_io(s, -1, s->conf.reopen_ns);
+				reopen_wait(s);
 			}
 			continue;
 		}
@@ -377,7 +387,7 @@ void *can_rx_thread(void *arg)
 		}
 		/* 0 (end of file) or EIO/ENXIO/ENODEV: the device or the pty's far end is gone. */
 		device_close(s, n == 0 ? 0 : errno);
-		(void)wait_io(s, -1, s->conf.reopen_ns);
+		reopen_wait(s);
 	}
 	/* Stop: what the kernel already received is taken too (non-blocking reads until it is empty), and a line cut
 	 * by the stop is framed as it is (a reject, counted, unless it happens to be whole). */
