@@ -153,16 +153,6 @@ done
 # The simulated radio on a UDP port of its own: runs of other people on the default port would be heard otherwise.
 radio_port=$(free_port udp)
 
-# Parked and plugged in at the station from the start, the second vehicle 25 m away: the hub carries V2V Items both
-# ways and the V2G session with the station while the bus is full.  The run ends by --duration.
-cat >"$work/scenario.txt" <<'EOF'
-0 soc 50
-0 waypoint 13.729700 100.523100
-0 station 13.729700 100.523100
-0 vehicle2 13.729900 100.523300
-0 plug
-100000 end
-EOF
 
 # cpu_ns PID: on-CPU nanoseconds of every thread of PID (schedstat's first field); ctx PID: context switches.
 # (%.0f, not %d: mawk clamps %d to 2^31 - 1, which is 2.1 s of CPU.)
@@ -208,7 +198,7 @@ run() {
 		trace_on=1
 	fi
 	sleep 0.3
-	"$BIN/v2xsim" --scenario "$work/scenario.txt" --rate "$simrate" --speed "$speed" --duration $((secs * speed)) \
+	"$BIN/v2xsim" --scenario "$ROOT/perf/scenario_parked.txt" --rate "$simrate" --speed "$speed" --duration $((secs * speed)) \
 		--radio-port "$radio_port" --can-pty "$dir/can" --hub-pty "$dir/hub" --summary "$dir/sim.txt" --quiet \
 		>"$dir/v2xsim.out" 2>"$dir/v2xsim.log" &
 	local sim=$!

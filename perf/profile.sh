@@ -42,14 +42,6 @@ trap cleanup EXIT
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # a UDP port of our own for the simulated radio: other people's simulators on the default port would be heard
 radio_port=$($PY -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/scenario.txt" <<'SCEN'
-0 soc 50
-0 waypoint 13.729700 100.523100
-0 station 13.729700 100.523100
-0 vehicle2 13.729900 100.523300
-0 plug
-100000 end
-SCEN
 
 # profile_run NAME SECONDS RATE SPEED: v2xd on the simulator's ptys, perf attached for the simulator's run.
 profile_run() {
@@ -67,7 +59,7 @@ profile_run() {
 	perf_pid=$!
 	local c0 w0 c1 w1
 	c0=$(cpu_ns "$v2xd_pid") w0=$(date +%s.%N)
-	"$BUILD/bin/v2xsim" --scenario "$work/scenario.txt" --rate "$rate" --speed "$speed" --duration $((secs * speed)) \
+	"$BUILD/bin/v2xsim" --scenario "$HERE/scenario_parked.txt" --rate "$rate" --speed "$speed" --duration $((secs * speed)) \
 		--radio-port "$radio_port" --can-pty "$dir/can" --hub-pty "$dir/hub" --summary "$dir/sim.txt" --quiet \
 		>"$dir/v2xsim.out" 2>"$dir/v2xsim.log" &
 	sim_pid=$!

@@ -21,6 +21,7 @@
 
 #include "stages/decode/dbc.h"
 #include "stages/decode/decoder.h"
+#include "tests/support/dbc_bits.h"
 
 static int parse(struct dbc *db, const char *text, struct dbc_error *err)
 {
@@ -269,30 +270,6 @@ static void test_multiplexing_and_float(void **state)
 }
 
 /* ---- the bit numbering of interop.md, walked bit by bit ---- */
-
-/* Motorola: start at bit s (byte s/8, bit s%8 with bit 7 = MSB of the byte), which is the MSB of the value; continue
-   towards bit 0 of that byte, then from bit 7 of the next byte. */
-static uint64_t walk_motorola(const uint8_t *b, unsigned s, unsigned len)
-{
-	uint64_t v = 0;
-	unsigned pos = s;
-	for (unsigned i = 0; i < len; i++) {
-		v = v << 1 | ((b[pos / 8] >> (pos % 8)) & 1u);
-		pos = (pos % 8 == 0) ? pos + 15 : pos - 1;
-	}
-	return v;
-}
-
-/* Intel: start at bit s, the LSB; continue upwards (bit 8 is bit 0 of byte 1). */
-static uint64_t walk_intel(const uint8_t *b, unsigned s, unsigned len)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < len; i++) {
-		unsigned pos = s + i;
-		v |= (uint64_t)((b[pos / 8] >> (pos % 8)) & 1u) << i;
-	}
-	return v;
-}
 
 static double signed_value(uint64_t raw, unsigned len, bool is_signed)
 {

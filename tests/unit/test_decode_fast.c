@@ -26,6 +26,7 @@
 #include "stages/decode/dbc.h"
 #include "stages/decode/decoder.h"
 #include "stages/decode/vstate_update.h"
+#include "tests/support/dbc_bits.h"
 
 /*
  * One message per case the two paths treat differently.  Bit positions (DBC numbering: byte b bit i = 8b + i;
@@ -450,29 +451,6 @@ static void test_records_apply_batch(void **state)
 }
 
 /* ---- the reference decoder, from the struct dbc ---- */
-
-/* Motorola: from the MSB at bit s towards bit 0 of its byte, then on from bit 7 of the next byte. */
-static uint64_t walk_motorola(const uint8_t *b, unsigned s, unsigned len)
-{
-	uint64_t v = 0;
-	unsigned pos = s;
-	for (unsigned i = 0; i < len; i++) {
-		v = v << 1 | ((b[pos / 8] >> (pos % 8)) & 1u);
-		pos = (pos % 8 == 0) ? pos + 15 : pos - 1;
-	}
-	return v;
-}
-
-/* Intel: from the LSB at bit s upwards. */
-static uint64_t walk_intel(const uint8_t *b, unsigned s, unsigned len)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < len; i++) {
-		unsigned pos = s + i;
-		v |= (uint64_t)((b[pos / 8] >> (pos % 8)) & 1u) << i;
-	}
-	return v;
-}
 
 static uint64_t ref_raw(const struct dbc_signal *s, const uint8_t *b)
 {
