@@ -2,6 +2,7 @@
 #include "stages/decode/decode_stage.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <urcu.h>
@@ -104,21 +105,6 @@ static void decode__batch_done(struct decode_stage *st, const struct decode__bat
 	st->dirty = 1;
 }
 
-/* Record by record, with the per-frame and per-run tracepoints. */
-static void decode__traced(struct decode_stage *st, const struct rx_record *recs, size_t n, struct decode__batch *b)
-{
-	size_t run = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i].link != recs[run].link) {
-			decode__run_end(recs, run, i, b);
-			run = i;
-		}
-		decode__record(st, &recs[i], b);
-	}
-	decode__run_end(recs, run, n, b);
-}
-
 /*
  * The decoder takes the CAN frames of recs[0 .. n-1] in one call; GPS fixes and status (rare on the CAN link) are
  * applied after it, which ends in the same state as record by record: they touch other fields than the frames do,
@@ -141,15 +127,23 @@ static void decode__run(struct decode_stage *st, const struct rx_record *recs, s
 	}
 }
 
-/* Per run of one link's records, each in one decoder call, then its can_batch_decoded. */
-static void decode__runs(struct decode_stage *st, const struct rx_record *recs, size_t n, struct decode__batch *b)
+/*
+ * Per run of one link's records, then its can_batch_decoded: each run in one decoder call, or record by record with
+ * the per-frame tracepoint (per_record).
+ */
+static void decode__runs(struct decode_stage *st, const struct rx_record *recs, size_t n, struct decode__batch *b,
+			 bool per_record)
 {
 	size_t run = 0;
 
 	for (size_t i = 1; i <= n; i++) {
 		if (i < n && recs[i].link == recs[run].link)
 			continue;
-		decode__run(st, &recs[run], i - run, b);
+		if (per_record)
+			for (size_t j = run; j < i; j++)
+				decode__record(st, &recs[j], b);
+		else
+			decode__run(st, &recs[run], i - run, b);
 		decode__run_end(recs, run, i, b);
 		run = i;
 	}
@@ -167,10 +161,8 @@ void decode_stage_apply_batch(struct decode_stage *st, const struct rx_record *r
 		path = V2X_TP_ENABLED(can_signals_decoded) ? DECODE_PATH_RECORDS
 		       : V2X_TP_ENABLED(can_batch_decoded) ? DECODE_PATH_RUNS
 							   : DECODE_PATH_BATCH;
-	if (path == DECODE_PATH_RECORDS)
-		decode__traced(st, recs, n, &b);
-	else if (path == DECODE_PATH_RUNS)
-		decode__runs(st, recs, n, &b);
+	if (path == DECODE_PATH_RECORDS || path == DECODE_PATH_RUNS)
+		decode__runs(st, recs, n, &b, path == DECODE_PATH_RECORDS);
 	else
 		decode__run(st, recs, n, &b);
 	decode__batch_done(st, &b);
@@ -181,7 +173,7 @@ void decode_stage_apply(struct decode_stage *st, const struct rx_record *rec)
 	struct decode__batch b;
 
 	memset(&b, 0, sizeof(b));
-	decode__traced(st, rec, 1, &b);
+	decode__runs(st, rec, 1, &b, true);
 	decode__batch_done(st, &b);
 }
 

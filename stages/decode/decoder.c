@@ -483,20 +483,31 @@ struct dec_sink {
 
 #define DEC_INLINE static inline __attribute__((always_inline))
 
-DEC_INLINE void decoder__put(struct dec_sink *k, const struct dec_sig *s, double v, struct twz_inputs *in)
+/* Value number n of the frame into the sink: (sig, v) onto the result list, or v into the state's canonical slot. */
+DEC_INLINE void decoder__store(struct dec_sink *k, unsigned n, uint32_t sig, int canon, double v)
 {
 	if (!k->to_vs) {
-		k->res->v[k->n].sig = s->sig;
-		k->res->v[k->n].value = v;
-	} else if (s->canon >= 0) {
-		k->vs->value[s->canon] = v;
-		k->vs->t_real_ns[s->canon] = k->real_ns;
+		k->res->v[n].sig = sig;
+		k->res->v[n].value = v;
+	} else if (canon >= 0) {
+		k->vs->value[canon] = v;
+		k->vs->t_real_ns[canon] = k->real_ns;
 	}
-	k->n++;
-	if (s->twz_in != DEC_NO_INPUT) {
-		in->mask |= 1u << s->twz_in;
-		in->in[s->twz_in] = v;
+}
+
+/* v as the derived signals' input twz_in (enum twz_in, or DEC_NO_INPUT: none). */
+DEC_INLINE void decoder__input(struct twz_inputs *in, unsigned twz_in, double v)
+{
+	if (twz_in != DEC_NO_INPUT) {
+		in->mask |= 1u << twz_in;
+		in->in[twz_in] = v;
 	}
+}
+
+DEC_INLINE void decoder__put(struct dec_sink *k, const struct dec_sig *s, double v, struct twz_inputs *in)
+{
+	decoder__store(k, k->n++, s->sig, s->canon, v);
+	decoder__input(in, s->twz_in, v);
 }
 
 /* Whether the frame is gated: its gate signal (within dlc) has a raw value with text "ignore". */
@@ -571,18 +582,9 @@ DEC_INLINE void decoder__fast(const struct dec_sig *s, const struct dec_sig *end
 			k->invalid[DEC_INV_RANGE]++;
 			continue;
 		}
-		if (!k->to_vs) {
-			k->res->v[n].sig = s->sig;
-			k->res->v[n].value = v;
-		} else if (canon >= 0) {
-			k->vs->value[canon] = v;
-			k->vs->t_real_ns[canon] = k->real_ns;
-		}
-		n++;
-		if (twz && twz_in != DEC_NO_INPUT) {
-			in->mask |= 1u << twz_in;
-			in->in[twz_in] = v;
-		}
+		decoder__store(k, n++, s->sig, canon, v);
+		if (twz)
+			decoder__input(in, twz_in, v);
 	}
 	k->n = n;
 }
@@ -624,14 +626,7 @@ DEC_INLINE void decoder__derived(const struct decoder *d, const struct twz_outpu
 {
 	for (unsigned i = 0; i < o->n; i++) {
 		uint32_t out = o->v[i].out;
-		if (!k->to_vs) {
-			k->res->v[k->n].sig = (uint32_t)d->td.out_sig[out];
-			k->res->v[k->n].value = o->v[i].value;
-		} else if (d->out_canon[out] >= 0) {
-			k->vs->value[d->out_canon[out]] = o->v[i].value;
-			k->vs->t_real_ns[d->out_canon[out]] = k->real_ns;
-		}
-		k->n++;
+		decoder__store(k, k->n++, (uint32_t)d->td.out_sig[out], d->out_canon[out], o->v[i].value);
 	}
 }
 
@@ -666,19 +661,24 @@ unsigned decoder_frame(struct decoder *d, const struct can_frame_data *f, int64_
 	return out->n;
 }
 
+/* A sink's counts (of one frame or of a batch) into the tally. */
+static void decoder__tally(struct decode_tally *t, const struct dec_sink *k, uint64_t frames, uint64_t unknown)
+{
+	t->frames += frames;
+	t->n += k->n;
+	t->unknown_ids += unknown;
+	for (int i = 0; i < DEC_INV__COUNT; i++) {
+		t->invalid[i] += k->invalid[i];
+		t->ninvalid += k->invalid[i];
+	}
+}
+
 unsigned decoder_frame_apply(struct decoder *d, const struct can_frame_data *f, int64_t t_ns, struct vstate *s,
 			     int64_t rx_real_ns, struct decode_tally *t)
 {
 	struct dec_sink k = {.to_vs = true, .vs = s, .real_ns = rx_real_ns};
-	t->frames++;
-	t->unknown_ids += !decoder__frame(d, f, t_ns, &k);
-	t->n += k.n;
-	if (k.invalid[DEC_INV_RANGE] | k.invalid[DEC_INV_SHORT_DLC] | k.invalid[DEC_INV_GATED]) {
-		for (int i = 0; i < DEC_INV__COUNT; i++) {
-			t->invalid[i] += k.invalid[i];
-			t->ninvalid += k.invalid[i];
-		}
-	}
+	bool known = decoder__frame(d, f, t_ns, &k);
+	decoder__tally(t, &k, 1, !known);
 	return k.n;
 }
 
@@ -702,13 +702,7 @@ size_t decoder_records_apply(struct decoder *d, const struct rx_record *recs, si
 	}
 	if (last)
 		vstate_frame_applied(s, last->rx_real_ns, last->rx_mono_ns, last->seq);
-	t->frames += n - other;
-	t->n += k.n;
-	t->unknown_ids += unknown;
-	for (int i = 0; i < DEC_INV__COUNT; i++) {
-		t->invalid[i] += k.invalid[i];
-		t->ninvalid += k.invalid[i];
-	}
+	decoder__tally(t, &k, n - other, unknown);
 	return other;
 }
 
