@@ -180,20 +180,28 @@ static void dev_seq_seen(struct can_rx *s, uint32_t dev_seq)
 	s->dev_seq_known = 1;
 }
 
-/* The framer's hot path built a REC_CAN record in place at s->next (framer_set_sink): a legacy SIM line, or an entry
- * of a v2 CAN batch frame. */
-static void on_record(void *ctx, struct rx_record *r)
+/*
+ * The record at s->next is framed: stamp it with the read's times (the real time unless the line brought its own:
+ * may_have_time and REC_F_LOG_TIME), the link's next seq and the link, count device-seq loss, and add it to the batch.
+ */
+static inline __attribute__((always_inline)) void record_done(struct can_rx *s, struct rx_record *r, bool may_have_time)
 {
-	struct can_rx *s = ctx;
-
 	r->rx_mono_ns = s->read_mono_ns;
-	r->rx_real_ns = s->read_real_ns;
+	if (!may_have_time || !(r->flags & REC_F_LOG_TIME))
+		r->rx_real_ns = s->read_real_ns;
 	r->seq = ++s->seq;
 	r->line = 0;
 	r->link = s->conf.link;
 	if (r->flags & REC_F_DEV_TIME)
 		dev_seq_seen(s, r->dev_seq);
 	batch_added(s);
+}
+
+/* The framer's hot path built a REC_CAN record in place at s->next (framer_set_sink): a legacy SIM line, or an entry
+ * of a v2 CAN batch frame. */
+static void on_record(void *ctx, struct rx_record *r)
+{
+	record_done(ctx, r, false); /* SIM lines and v2 entries carry no time of day */
 }
 
 static void on_event(void *ctx, const struct rx_event *ev)
@@ -209,17 +217,8 @@ static void on_event(void *ctx, const struct rx_event *ev)
 		rt_count(&s->nmea_fields_left_out, ev->bad_fields);
 	if (ev->kind != RX_EV_RECORD)
 		return;
-	struct rx_record *r = s->next;
-	*r = ev->rec;
-	r->rx_mono_ns = s->read_mono_ns;
-	if (!(r->flags & REC_F_LOG_TIME))
-		r->rx_real_ns = s->read_real_ns;
-	r->seq = ++s->seq;
-	r->link = s->conf.link;
-	if (r->flags & REC_F_DEV_TIME)
-		dev_seq_seen(s, r->dev_seq);
-	r->line = 0;
-	batch_added(s);
+	*s->next = ev->rec;
+	record_done(s, s->next, true);
 }
 
 static void can_rx__framer_init(struct can_rx *s)
@@ -365,9 +364,9 @@ void *can_rx_thread(void *arg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			/* Nothing to read: sleep until there is, or a hang-up, or the stop. */
-			/* the line went quiet: the next cycle counts from here, so the first bytes after a pause do not
-			 * look like a fast writer */
+			/* Nothing to read: sleep until there is, or a hang-up, or the stop.  The line went quiet: the next
+			 * moderation cycle counts from here, so the first bytes after a pause do not look like a fast
+			 * writer. */
 			s->cyc_bytes = 0;
 			s->cyc_start_ns = rt_mono_ns();
 			int ev = wait_io(s, s->fd, CAN_RX_FOREVER);

@@ -12,6 +12,7 @@
 #include "stages/can_rx/framer.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "v2x_proto.h"
@@ -272,6 +273,29 @@ int framer_parse_v2(struct framer *f, const uint8_t *s, size_t n, struct v2x_fra
 	return 0;
 }
 
+/*
+ * Where the hot path builds its next record: the sink's slot (slot and commit as framer_set_sink() left them in f,
+ * read once by the caller: a commit may not change them), or ev's record, cleared, as an RX_EV_RECORD event.
+ */
+static inline struct rx_record *framer__slot(struct rx_record *const *slot, struct rx_event *ev)
+{
+	if (slot)
+		return *slot;
+	memset(&ev->rec, 0, sizeof(ev->rec));
+	ev->kind = RX_EV_RECORD;
+	return &ev->rec;
+}
+
+/* The record built at framer__slot() is done: committed to the sink, or emitted as ev. */
+static inline void framer__slot_done(rx_commit_fn commit, struct rx_event *ev, struct rx_record *r, rx_emit_fn emit,
+				     void *ctx)
+{
+	if (commit)
+		commit(ctx, r);
+	else
+		emit(ctx, ev);
+}
+
 /* Emit the event of a decoded v2 unit; a V2X_T_CAN_BATCH frame becomes one REC_CAN record per entry, each at the
  * frame's unwrapped device time + its offset, with dev_seq = the frame's seq: built in the sink's slot and committed
  * when there is a sink (framer.h, the hot path), else emitted. */
@@ -289,14 +313,7 @@ static void framer__emit_v2(struct framer *f, const struct v2x_frame *frame, str
 	}
 	uint64_t base = f->dev_time_hi | f->dev_time; /* framer__dev_time() just unwrapped this frame's time */
 	for (int i = 0; i < k; i++) {
-		struct rx_record *r;
-		if (f->sink_commit) {
-			r = *f->sink_slot;
-		} else {
-			r = &ev->rec;
-			memset(r, 0, sizeof(*r));
-			ev->kind = RX_EV_RECORD;
-		}
+		struct rx_record *r = framer__slot(f->sink_slot, ev);
 		r->type = REC_CAN;
 		r->flags = REC_F_DEV_TIME;
 		r->dev_seq = frame->seq;
@@ -304,10 +321,7 @@ static void framer__emit_v2(struct framer *f, const struct v2x_frame *frame, str
 		r->u.can.id = e[i].can.id;
 		r->u.can.dlc = e[i].can.dlc;
 		memcpy(r->u.can.data, e[i].can.data, sizeof(e[i].can.data));
-		if (f->sink_commit)
-			f->sink_commit(ctx, r);
-		else
-			emit(ctx, ev);
+		framer__slot_done(f->sink_commit, ev, r, emit, ctx);
 	}
 }
 
@@ -423,9 +437,12 @@ static void framer__pieces(struct framer *f, const uint8_t *s, size_t n, rx_emit
  * would cut, and its record the one framer_parse_line() would give (text mode, not frame-like: its second byte is
  * printable).  Returns where it stopped: end, or the first byte of a line it does not take.
  */
-static const uint8_t *framer__sim_run(struct framer *f, const uint8_t *p, const uint8_t *end, rx_emit_fn emit,
-				      void *ctx)
+static inline __attribute__((always_inline)) const uint8_t *
+framer__sim_lines(struct framer *f, const uint8_t *p, const uint8_t *end, rx_emit_fn emit, void *ctx, const bool sink)
 {
+	struct rx_record *const *slot = sink ? f->sink_slot : NULL;
+	rx_commit_fn commit = sink ? f->sink_commit : NULL;
+
 	while ((size_t)(end - p) > LEGACY_SIM_LEN3 && p[0] == 'S') {
 		size_t avail = (size_t)(end - p), n = p[7] == ' ' ? LEGACY_SIM_LEN3 : LEGACY_SIM_LEN8, term;
 		if (avail <= n)
@@ -436,29 +453,29 @@ static const uint8_t *framer__sim_run(struct framer *f, const uint8_t *p, const 
 			term = 2;
 		else
 			break;
-		if (f->sink_commit) {
-			struct rx_record *r = *f->sink_slot;
-			if (legacy_sim_fixed((const char *)p, n, &r->u.can) != 0)
-				break;
-			r->type = REC_CAN;
-			r->flags = 0;
-			r->dev_seq = 0;
-			r->dev_time_us = 0;
-			f->mode = FRAMER_TEXT; /* as framer__pieces() does; a fixed TEXT framer is already */
-			f->sink_commit(ctx, r);
-		} else {
-			struct rx_event ev;
-			framer__ev_init(&ev, p, n);
-			if (legacy_sim_fixed((const char *)p, n, &ev.rec.u.can) != 0)
-				break;
-			ev.kind = RX_EV_RECORD;
-			ev.rec.type = REC_CAN;
-			f->mode = FRAMER_TEXT;
-			emit(ctx, &ev);
-		}
+		struct rx_event ev;
+		if (!commit)
+			framer__ev_init(&ev, p, n); /* the event carries the unit's bytes */
+		struct rx_record *r = framer__slot(slot, &ev);
+		if (legacy_sim_fixed((const char *)p, n, &r->u.can) != 0)
+			break;
+		r->type = REC_CAN;
+		r->flags = 0;
+		r->dev_seq = 0;
+		r->dev_time_us = 0;
+		f->mode = FRAMER_TEXT; /* as framer__pieces() does; a fixed TEXT framer is already */
+		framer__slot_done(commit, &ev, r, emit, ctx);
 		p += n + term;
 	}
 	return p;
+}
+
+/* One copy of the loop with a sink, one without: no test of the sink per line. */
+static const uint8_t *framer__sim_run(struct framer *f, const uint8_t *p, const uint8_t *end, rx_emit_fn emit,
+				      void *ctx)
+{
+	return f->sink_commit ? framer__sim_lines(f, p, end, emit, ctx, true)
+			      : framer__sim_lines(f, p, end, emit, ctx, false);
 }
 
 /* Auto mode: the earliest start in buf -- 0, or just after a 0x00 or LF byte -- from which the rest of buf is a
